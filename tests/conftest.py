@@ -1,0 +1,130 @@
+"""Fixtures: a real PostgreSQL (embedded, or TEST_DATABASE_URL), a fresh database per test made
+from a migrated template, the app over real HTTP, and a browser-like client."""
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from webhook_app import create_app
+from webhook_app.config import Settings
+from webhook_app.migrations import migrate
+from tests.helpers import AuthActions, Browser, LiveServer, with_database
+
+TEMPLATE_DB = f"ic_template_{os.getpid()}"
+_counter = itertools.count()
+
+
+def _admin(url: str):
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    return conn
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url():
+    """URL of a PostgreSQL server the suite may create and drop databases on."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    from webhook_app import embedded_db
+
+    # Short path: the server's Unix socket lives in this folder, and socket paths are short.
+    base = Path(tempfile.mkdtemp(prefix="icpg-"))
+    pgdata = base / "pgdata"
+    url = embedded_db.server_url(pgdata)
+    yield url
+    embedded_db.stop(pgdata)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_admin_url):
+    """A database migrated once; every test database is a copy of it."""
+    conn = _admin(pg_admin_url)
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"')
+        cur.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+    url = with_database(pg_admin_url, TEMPLATE_DB)
+    migrate(url)
+    yield url
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture
+def database_url(pg_admin_url, template_url):
+    name = f"ic_test_{os.getpid()}_{next(_counter)}"
+    conn = _admin(pg_admin_url)
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+    yield with_database(pg_admin_url, name)
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture
+def settings(database_url, tmp_path):
+    return Settings(
+        database_url=database_url,
+        secret_key="test-secret-key",
+        token_encryption_keys=(b"k" * 32,),
+        meta_app_secret="test-app-secret",
+        meta_verify_token="test-verify-token",
+        bcrypt_rounds=4,
+        var_dir=tmp_path / "var",
+        log_level="INFO",
+    )
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings)
+    yield app
+    app.extensions["database"].close()
+
+
+@pytest.fixture
+def server(app):
+    live = LiveServer(app).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def browser(server):
+    return Browser(server.url)
+
+
+@pytest.fixture
+def auth(browser):
+    return AuthActions(browser)
+
+
+@pytest.fixture
+def db(app):
+    return app.extensions["database"]
+
+
+@pytest.fixture
+def sql(database_url):
+    """Run plain SQL against the test database, to look at what a user's action stored."""
+    conn = psycopg2.connect(database_url)
+    conn.autocommit = True
+
+    def run(statement: str, params=None):
+        with conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else None
+
+    yield run
+    conn.close()

@@ -1,0 +1,85 @@
+"""Insta Connect: the Flask application factory."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, jsonify, redirect, request, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import auth, dashboard, db, errors, health, users, web
+from .api import create_api_blueprint
+from .config import Settings, load_settings
+from .extensions import csrf, limiter, login_manager
+from .logging_setup import configure_logging
+from .sessions import PostgresSessionInterface
+
+
+def create_app(settings: Settings | None = None, test_config: dict | None = None) -> Flask:
+    """Build the app: settings first, then the database, sessions, security and blueprints."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    database_url = settings.database_url
+    if not database_url:
+        from . import embedded_db
+
+        database_url = embedded_db.ensure_database(settings.var_dir)
+        settings = settings.with_overrides(database_url=database_url)
+
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        BCRYPT_ROUNDS=settings.bcrypt_rounds,
+        RATELIMITS=dict(settings.ratelimits),
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri or database_url,
+        RATELIMIT_KEY_PREFIX="insta-connect",
+        SESSION_COOKIE_NAME="insta_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        SESSION_REFRESH_EACH_REQUEST=False,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_lifetime_days),
+        MAX_CONTENT_LENGTH=settings.webhook_max_body,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session it belongs to
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    if settings.trusted_proxy_count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count,
+                                x_proto=settings.trusted_proxy_count, x_host=settings.trusted_proxy_count)
+
+    database = db.Database(database_url, maxconn=settings.db_pool_max)
+    db.init_app(app, database)
+    app.session_interface = PostgresSessionInterface(app, database)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    _init_login(app)
+    web.init_app(app)
+    errors.init_app(app)
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(create_api_blueprint([]))
+
+    @app.context_processor
+    def _settings():
+        return {"settings": settings}
+
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # the session id is regenerated at login instead
+
+    @login_manager.user_loader
+    def _load(user_id: str):
+        return users.load_user(db.get_db(), user_id)
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        if request.path.startswith("/api/") or errors.wants_json():
+            return jsonify(error="Log in first."), 401
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

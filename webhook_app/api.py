@@ -1,0 +1,20 @@
+"""The `/api/` parent blueprint: every JSON area nests under it and shares its rate limit."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+from flask_login import current_user
+
+from .extensions import limiter, user_or_ip
+
+def _api_limit() -> str:
+    limits = current_app.config["RATELIMITS"]
+    return limits["RATELIMIT_API_USER"] if current_user.is_authenticated else limits["RATELIMIT_API_ANONYMOUS"]
+
+
+def create_api_blueprint(areas: list[Blueprint]) -> Blueprint:
+    """A fresh parent per app (a blueprint can be registered on a parent only once)."""
+    api = Blueprint("api", __name__, url_prefix="/api")
+    for area in areas:
+        api.register_blueprint(area)
+    limiter.limit(_api_limit, key_func=user_or_ip, scope="api")(api)
+    return api

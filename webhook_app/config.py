@@ -1,0 +1,202 @@
+"""Every setting the service reads, in one place, with its type and default (SPEC 4)."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+from dotenv import dotenv_values
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Secrets that development generates once into var/ and production must be given.
+GENERATED_SECRETS = ("SECRET_KEY", "TOKEN_ENCRYPTION_KEYS", "META_APP_SECRET", "META_VERIFY_TOKEN")
+
+DEFAULT_RATELIMITS = {
+    "RATELIMIT_API_ANONYMOUS": "100 per 15 minutes",
+    "RATELIMIT_API_USER": "1000 per 15 minutes",
+    "RATELIMIT_LOGIN_FAILURES": "5 per 15 minutes",
+    "RATELIMIT_REGISTER": "20 per hour",
+    "RATELIMIT_SYNC": "10 per 15 minutes",
+    "RATELIMIT_CONNECT": "50 per 24 hours",
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = "development"
+    database_url: str | None = None
+    secret_key: str = ""
+    token_encryption_keys: tuple[bytes, ...] = ()
+    meta_app_id: str | None = None
+    meta_app_secret: str = ""
+    meta_verify_token: str = ""
+    meta_graph_version: str = "v24.0"
+    meta_graph_url: str = "https://graph.facebook.com"
+    meta_dialog_url: str = "https://www.facebook.com"
+    instagram_graph_url: str = "https://graph.instagram.com"
+    tiktok_client_key: str | None = None
+    tiktok_client_secret: str | None = None
+    tiktok_api_url: str = "https://open.tiktokapis.com"
+    host: str = "127.0.0.1"
+    port: int = 5000
+    sandbox_port: int = 5001
+    public_base_url: str = ""
+    ratelimit_storage_uri: str | None = None
+    ratelimits: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_RATELIMITS))
+    bcrypt_rounds: int = 12
+    session_lifetime_days: int = 30
+    log_level: str = "INFO"
+    var_dir: Path = PROJECT_ROOT / "var"
+    db_pool_max: int = 10
+    webhook_max_body: int = 5 * 1024 * 1024
+    webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0)
+    webhook_lease_seconds: float = 15.0
+    webhook_retention_days: int = 30
+    token_refresh_window_days: int = 7
+    trusted_proxy_count: int = 0
+
+    @property
+    def production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        """Meta and TikTok are imitated by the built-in sandbox when no Meta app is configured."""
+        return not self.meta_app_id
+
+    def with_overrides(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _floats(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return tuple(float(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated seconds, got {raw!r}") from None
+
+
+def parse_encryption_keys(raw: str, name: str = "TOKEN_ENCRYPTION_KEYS") -> tuple[bytes, ...]:
+    """Decode comma-separated base64 keys, newest first; each must be 32 bytes (AES-256)."""
+    keys = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            key = base64.b64decode(part, validate=True)
+        except ValueError:
+            raise ConfigError(f"{name} holds a value that is not base64") from None
+        if len(key) != 32:
+            raise ConfigError(f"{name} holds a key of {len(key)} bytes; each must be 32")
+        keys.append(key)
+    if not keys:
+        raise ConfigError(f"{name} is empty")
+    return tuple(keys)
+
+
+def _dev_secrets(var_dir: Path) -> dict[str, str]:
+    """Secrets generated once into var/ so development runs keep their sessions and tokens."""
+    path = var_dir / "dev-secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    fresh = {
+        "SECRET_KEY": lambda: secrets.token_urlsafe(48),
+        "TOKEN_ENCRYPTION_KEYS": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+        "META_APP_SECRET": lambda: secrets.token_hex(16),
+        "META_VERIFY_TOKEN": lambda: secrets.token_urlsafe(24),
+    }
+    missing = [name for name in fresh if not stored.get(name)]
+    if missing:
+        for name in missing:
+            stored[name] = fresh[name]()
+        var_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stored, indent=2))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return stored
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path | None = None) -> Settings:
+    """Read the environment (over `.env`) into Settings; refuse a broken production setup."""
+    if environ is None:
+        env_file = dotenv_path or PROJECT_ROOT / ".env"
+        merged = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file.exists() else {}
+        merged.update(os.environ)
+        environ = merged
+    env = {k: v for k, v in environ.items() if v != ""}
+
+    app_env = env.get("APP_ENV", "development")
+    if app_env not in ("development", "production"):
+        raise ConfigError(f"APP_ENV must be 'development' or 'production', got {app_env!r}")
+    production = app_env == "production"
+    var_dir = Path(env.get("VAR_DIR", PROJECT_ROOT / "var")).resolve()
+
+    if production:
+        for name in ("DATABASE_URL", "META_APP_ID", *GENERATED_SECRETS, "PUBLIC_BASE_URL"):
+            if not env.get(name):
+                raise ConfigError(f"{name} must be set when APP_ENV=production")
+    else:
+        generated = None
+        for name in GENERATED_SECRETS:
+            if not env.get(name):
+                generated = generated or _dev_secrets(var_dir)
+                env[name] = generated[name]
+
+    host = env.get("HOST", "127.0.0.1")
+    port = _int(env, "PORT", 5000)
+    ratelimits = {name: env.get(name, default) for name, default in DEFAULT_RATELIMITS.items()}
+    return Settings(
+        app_env=app_env,
+        database_url=env.get("DATABASE_URL"),
+        secret_key=env["SECRET_KEY"],
+        token_encryption_keys=parse_encryption_keys(env["TOKEN_ENCRYPTION_KEYS"]),
+        meta_app_id=env.get("META_APP_ID"),
+        meta_app_secret=env["META_APP_SECRET"],
+        meta_verify_token=env["META_VERIFY_TOKEN"],
+        meta_graph_version=env.get("META_GRAPH_VERSION", "v24.0"),
+        meta_graph_url=env.get("META_GRAPH_URL", "https://graph.facebook.com").rstrip("/"),
+        meta_dialog_url=env.get("META_DIALOG_URL", "https://www.facebook.com").rstrip("/"),
+        instagram_graph_url=env.get("INSTAGRAM_GRAPH_URL", "https://graph.instagram.com").rstrip("/"),
+        tiktok_client_key=env.get("TIKTOK_CLIENT_KEY"),
+        tiktok_client_secret=env.get("TIKTOK_CLIENT_SECRET"),
+        tiktok_api_url=env.get("TIKTOK_API_URL", "https://open.tiktokapis.com").rstrip("/"),
+        host=host,
+        port=port,
+        sandbox_port=_int(env, "SANDBOX_PORT", 5001),
+        public_base_url=env.get("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/"),
+        ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI"),
+        ratelimits=ratelimits,
+        bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12),
+        session_lifetime_days=_int(env, "SESSION_LIFETIME_DAYS", 30),
+        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        var_dir=var_dir,
+        db_pool_max=_int(env, "DB_POOL_MAX", 10),
+        webhook_retry_delays=_floats(env, "WEBHOOK_RETRY_DELAYS", (1.0, 5.0, 30.0)),
+        webhook_lease_seconds=float(_int(env, "WEBHOOK_LEASE_SECONDS", 15)),
+        webhook_retention_days=_int(env, "WEBHOOK_RETENTION_DAYS", 30),
+        token_refresh_window_days=_int(env, "TOKEN_REFRESH_WINDOW_DAYS", 7),
+        trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
+    )

@@ -1,0 +1,116 @@
+"""The one module that owns PostgreSQL: a pool per process and transactions around named queries."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+import psycopg2.pool
+from flask import Flask, current_app
+
+from .exceptions import DatabaseUnavailable
+from .queries import query
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the database is not there", as opposed to a bug in a query.
+_UNAVAILABLE = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+class Database:
+    """A lazily created, fork-safe connection pool with helpers that run named queries."""
+
+    def __init__(self, dsn: str, maxconn: int = 10, application_name: str = "insta-connect"):
+        self.dsn = dsn
+        self.maxconn = maxconn
+        self.application_name = application_name
+        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
+        # gunicorn forks workers: a pool made before the fork must not be shared with the child.
+        if self._pool is None or self._pid != os.getpid():
+            with self._lock:
+                if self._pool is None or self._pid != os.getpid():
+                    self._pool = psycopg2.pool.ThreadedConnectionPool(
+                        0, self.maxconn, self.dsn, connect_timeout=5,
+                        application_name=self.application_name,
+                    )
+                    self._pid = os.getpid()
+        return self._pool
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg2.extensions.connection]:
+        """A connection in a transaction: committed on success, rolled back on error, then returned."""
+        try:
+            pool = self._get_pool()
+            conn = pool.getconn()
+        except (_UNAVAILABLE + (psycopg2.pool.PoolError,)) as exc:
+            raise DatabaseUnavailable(str(exc).strip() or exc.__class__.__name__) from None
+        broken = False
+        try:
+            yield conn
+            conn.commit()
+        except _UNAVAILABLE as exc:
+            broken = True
+            raise DatabaseUnavailable(str(exc).strip() or exc.__class__.__name__) from exc
+        except BaseException:
+            try:
+                conn.rollback()
+            except _UNAVAILABLE:
+                broken = True
+            raise
+        finally:
+            pool.putconn(conn, close=broken or bool(conn.closed))
+
+    @contextmanager
+    def cursor(self) -> Iterator[psycopg2.extras.RealDictCursor]:
+        """A dict cursor inside its own transaction."""
+        with self.connection() as conn:
+            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                yield cur
+
+    def one(self, name: str, **params: Any) -> dict | None:
+        """Run a named query in its own transaction and return its first row."""
+        with self.cursor() as cur:
+            cur.execute(query(name), params)
+            return cur.fetchone() if cur.description else None
+
+    def all(self, name: str, **params: Any) -> list[dict]:
+        with self.cursor() as cur:
+            cur.execute(query(name), params)
+            return cur.fetchall() if cur.description else []
+
+    def run(self, name: str, **params: Any) -> int:
+        """Run a named statement; return the number of rows it touched."""
+        with self.cursor() as cur:
+            cur.execute(query(name), params)
+            return cur.rowcount
+
+    def ping(self) -> None:
+        with self.cursor() as cur:
+            cur.execute("SELECT 1")
+
+    def close(self) -> None:
+        if self._pool is not None and self._pid == os.getpid():
+            self._pool.closeall()
+        self._pool = None
+
+
+def execute(cur, name: str, **params: Any) -> None:
+    """Run a named query on a cursor the caller already holds (several queries, one transaction)."""
+    cur.execute(query(name), params)
+
+
+def get_db() -> Database:
+    return current_app.extensions["database"]
+
+
+def init_app(app: Flask, database: Database) -> None:
+    app.extensions["database"] = database

@@ -1,0 +1,36 @@
+"""Logging configured once, to stdout, one line per event, tagged with the request id."""
+from __future__ import annotations
+
+import logging
+import sys
+
+from flask import g, has_request_context
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
+class RequestIdFilter(logging.Filter):
+    """Put the current request's id (or '-') on every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def configure_logging(level: str = "INFO") -> None:
+    root = logging.getLogger()
+    if any(isinstance(f, RequestIdFilter) for h in root.handlers for f in h.filters):
+        root.setLevel(level)
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(RequestIdFilter())
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # gunicorn's own loggers go through the same handler instead of their own.
+    for name in ("gunicorn.error", "gunicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # urllib3 logs full URLs at DEBUG; those can carry tokens in query strings.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
