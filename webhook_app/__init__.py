@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask import Flask, jsonify, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth, dashboard, db, errors, health, users, web
+from . import auth, dashboard, db, errors, events_api, health, inbox_api, users, web
 from .api import create_api_blueprint
 from .config import Settings, load_settings
 from .extensions import csrf, limiter, login_manager
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
-    app.register_blueprint(create_api_blueprint([]))
+    app.register_blueprint(create_api_blueprint([events_api.bp, inbox_api.bp]))
 
     @app.context_processor
     def _settings():
