@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the verification scripts (sourced, not run): one line per check, a failure count,
 # and an HTTP helper that keeps cookies like a browser. Needs curl; BASE_URL must be set.
 
