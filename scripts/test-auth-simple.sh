@@ -26,7 +26,8 @@ status_says() {
 post_form() {
   local path=$1
   shift
-  local fields=(--data-urlencode "csrf_token=$TOKEN")
+  # A browser's Referer: over HTTPS the app's CSRF check wants one from the same origin.
+  local fields=(--referer "$BASE_URL$path" --data-urlencode "csrf_token=$TOKEN")
   local field
   for field in "$@"; do fields+=(--data-urlencode "$field"); done
   request POST "$path" "${fields[@]}"

@@ -126,7 +126,7 @@ def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a worker still booting may not answer in 1 s
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
