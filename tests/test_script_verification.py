@@ -38,13 +38,18 @@ def test_quick_verify_fails_when_nothing_listens():
     assert "no answer" in result.stdout
 
 
-def test_quick_verify_fails_when_the_database_is_gone(settings, tmp_path):
+def _run_against_a_server_without_its_database(script: str, settings, tmp_path):
+    """The app up under gunicorn, its database gone (dropped, or a wrong DATABASE_URL)."""
     broken = settings.with_overrides(database_url=with_database(settings.database_url, "no_such_database"))
     server = Gunicorn(app_env(broken), workers=1, log_path=tmp_path / "gunicorn.log")
     try:
-        result = run_script("quick-verify.sh", server.url)
+        return run_script(script, server.url)
     finally:
         server.stop()
+
+
+def test_quick_verify_fails_when_the_database_is_gone(settings, tmp_path):
+    result = _run_against_a_server_without_its_database("quick-verify.sh", settings, tmp_path)
     assert result.returncode != 0
     failed = [line for line in check_lines(result.stdout) if line.startswith("FAIL")]
     assert any("/healthz answers 200 (got 503)" in line for line in failed), result.stdout
@@ -55,7 +60,7 @@ def test_quick_verify_needs_a_base_url():
     assert result.returncode == 2 and "usage:" in result.stderr
 
 
-def test_test_auth_simple_passes_and_the_account_it_made_works(gunicorn, sql):
+def test_test_auth_simple_passes_and_leaves_one_throwaway_account(gunicorn, sql):
     lines = _all_pass(run_script("test-auth-simple.sh", gunicorn.url))
     assert any("wrong password: 401" in line for line in lines)
     assert any(line.startswith("PASS  log out") for line in lines)
@@ -70,11 +75,6 @@ def test_test_auth_simple_fails_when_nothing_listens():
 
 
 def test_test_auth_simple_fails_when_the_database_is_gone(settings, tmp_path):
-    broken = settings.with_overrides(database_url=with_database(settings.database_url, "no_such_database"))
-    server = Gunicorn(app_env(broken), workers=1, log_path=tmp_path / "gunicorn.log")
-    try:
-        result = run_script("test-auth-simple.sh", server.url)
-    finally:
-        server.stop()
+    result = _run_against_a_server_without_its_database("test-auth-simple.sh", settings, tmp_path)
     assert result.returncode != 0
     assert "FAIL  register" in result.stdout
