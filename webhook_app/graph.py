@@ -275,7 +275,8 @@ class GraphClient(_Http):
 
     def debug_token(self, input_token: str) -> dict:
         """Meta's view of a token: is_valid, expires_at, scopes, granular_scopes (the `data` object)."""
-        return self.get("/debug_token", self.app_token, input_token=input_token).get("data", {})
+        # POST with method=GET (as Meta's SDKs do for long queries) keeps the token out of the URL.
+        return self.post("/debug_token", self.app_token, method="GET", input_token=input_token).get("data", {})
 
 
 class InstagramClient(GraphClient):

@@ -122,11 +122,13 @@ def access_token(version: str):
     return {"access_token": token.value, "token_type": "bearer", "expires_in": SHORT_LIVED_SECONDS}
 
 
-@graph_bp.get("/<version>/debug_token")
+@graph_bp.route("/<version>/debug_token", methods=["GET", "POST"])
 @api_route("meta")
 def debug_token(version: str):
     """Meta's view of `input_token`; the caller authenticates with the app token `id|secret`."""
     sandbox = state()
+    if request.method == "POST" and (param("method") or "").upper() != "GET":
+        raise _unknown("debug_token")
     app_token = bearer_token() or ""
     app_id, _, secret = app_token.partition("|")
     if secret != sandbox.app_secret:
