@@ -181,8 +181,10 @@ def list_accounts(db: Database, user_id: int, window_days: int = 7) -> list[dict
         out.append(_account("whatsapp", "whatsapp", row, row["waba_id"], row["name"], window_days,
                             phone_numbers=row["phone_numbers"]))
     for row in db.all("list_tiktok_accounts", user_id=user_id):
-        out.append(_account("tiktok", "tiktok", row, row["open_id"], row["display_name"], window_days,
-                            refresh_expires_at=_iso(row["refresh_expires_at"])))
+        # The 24-hour access token is renewed with the refresh token; only the latter's end needs the user.
+        lifetime = {**row, "expires_at": row["refresh_expires_at"]}
+        out.append(_account("tiktok", "tiktok", lifetime, row["open_id"], row["display_name"], window_days,
+                            access_expires_at=_iso(row["expires_at"])))
     return out
 
 
