@@ -229,16 +229,20 @@ def select_page(db: Database, vault: Vault, graph: GraphClient, user_id: int, pa
             "subscribed_fields": list(fields)}
 
 
-def _unsubscribe_page(db: Database, vault: Vault, graph: GraphClient, user_id: int, page: dict) -> bool:
-    """Ask Meta to stop sending this Page's webhooks; a dead token means Meta already stopped."""
-    ok = True
+def _unsubscribe_at_meta(vault: Vault, graph: GraphClient, external_id: str, row: dict) -> bool:
+    """Ask Meta to stop sending this object's webhooks; a dead token means Meta already stopped."""
     try:
-        graph.delete(f"/{page['page_id']}/subscribed_apps", open_token(vault, page))
+        graph.delete(f"/{external_id}/subscribed_apps", open_token(vault, row))
     except (TokenUnavailable, ReauthorizationRequired):
         pass
     except GraphError as exc:
-        log.warning("could not unsubscribe page %s at Meta: %s", page["page_id"], exc)
-        ok = False
+        log.warning("could not unsubscribe %s at Meta: %s", external_id, exc)
+        return False
+    return True
+
+
+def _unsubscribe_page(db: Database, vault: Vault, graph: GraphClient, user_id: int, page: dict) -> bool:
+    ok = _unsubscribe_at_meta(vault, graph, page["page_id"], page)
     db.run("end_webhook_subscription", user_id=user_id, external_id=page["page_id"])
     return ok
 
@@ -271,13 +275,7 @@ def disconnect(db: Database, vault: Vault, user_id: int, account_id: str, *, gra
         account = db.one("get_whatsapp_account", id=row_id, user_id=user_id)
         if account is None:
             raise AccountNotFound(account_id)
-        try:
-            graph.delete(f"/{account['waba_id']}/subscribed_apps", open_token(vault, account))
-        except (TokenUnavailable, ReauthorizationRequired):
-            pass
-        except GraphError as exc:
-            log.warning("could not unsubscribe WhatsApp account %s at Meta: %s", account["waba_id"], exc)
-            unsubscribed = False
+        unsubscribed = _unsubscribe_at_meta(vault, graph, account["waba_id"], account)
         with db.connection() as conn, conn.cursor() as cur:
             execute(cur, "end_webhook_subscription", user_id=user_id, external_id=account["waba_id"])
             execute(cur, "delete_whatsapp_account", id=row_id, user_id=user_id)

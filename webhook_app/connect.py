@@ -78,6 +78,18 @@ def _declined(what: str):
     return redirect(url_for("dashboard.index"))
 
 
+def _callback_code(flow: str, what: str, provider: str):
+    """(code, None) for a genuine answer to this session's dialog, else (None, the response to give)."""
+    if not _take_state(flow):
+        return None, error_response(400, BAD_STATE)
+    if request.args.get("error"):
+        return None, _declined(what)
+    code = request.args.get("code")
+    if not code:
+        return None, error_response(400, f"{provider} sent no authorization code. Start again from the dashboard.")
+    return code, None
+
+
 def _provider_failed(provider: str, exc: graph.GraphError):
     current_app.logger.warning("%s connect failed: %s: %s", provider, exc.__class__.__name__, exc)
     if isinstance(exc, graph.RateLimited):
@@ -103,13 +115,9 @@ def _user_token(client: graph.GraphClient, code: str, redirect_uri: str) -> dict
 @bp.get("/meta/callback")
 @login_required
 def meta_callback():
-    if not _take_state("meta"):
-        return error_response(400, BAD_STATE)
-    if request.args.get("error"):
-        return _declined("Facebook / Instagram")
-    code = request.args.get("code")
-    if not code:
-        return error_response(400, "Meta sent no authorization code. Start again from the dashboard.")
+    code, refused = _callback_code("meta", "Facebook / Instagram", "Meta")
+    if refused:
+        return refused
     client = graph.meta_client(_settings())
     try:
         long_lived = _user_token(client, code, _redirect_uri("connect.meta_callback"))
@@ -148,13 +156,9 @@ def whatsapp():
 @bp.get("/whatsapp/callback")
 @login_required
 def whatsapp_callback():
-    if not _take_state("whatsapp"):
-        return error_response(400, BAD_STATE)
-    if request.args.get("error"):
-        return _declined("WhatsApp")
-    code = request.args.get("code")
-    if not code:
-        return error_response(400, "Meta sent no authorization code. Start again from the dashboard.")
+    code, refused = _callback_code("whatsapp", "WhatsApp", "Meta")
+    if refused:
+        return refused
     settings = _settings()
     client = graph.meta_client(settings)
     vault = vault_from_settings(settings)
@@ -198,13 +202,9 @@ def tiktok():
 @bp.get("/tiktok/callback")
 @login_required
 def tiktok_callback():
-    if not _take_state("tiktok"):
-        return error_response(400, BAD_STATE)
-    if request.args.get("error"):
-        return _declined("TikTok")
-    code = request.args.get("code")
-    if not code:
-        return error_response(400, "TikTok sent no authorization code. Start again from the dashboard.")
+    code, refused = _callback_code("tiktok", "TikTok", "TikTok")
+    if refused:
+        return refused
     client = graph.tiktok_client(_settings())
     try:
         tokens = client.exchange_code(code, _redirect_uri("connect.tiktok_callback"))
