@@ -4,7 +4,7 @@
 
 (function () {
   const REFRESH_MS = 10000;
-  const SLOW_REFRESH_EVERY = 6; // accounts, templates and metrics: once a minute
+  const SLOW_REFRESH_EVERY = 6; // templates and metrics: once a minute
   const SVG = "http://www.w3.org/2000/svg";
   const STATUS_LABELS = {
     pending: "Pending", processing: "Processing", processed: "Processed",
@@ -335,7 +335,7 @@
     $("inbox-empty").hidden = inbox.items.size > 0;
   }
 
-  // ---- areas other issues serve: accounts, templates, follower metrics ---------------------------
+  // ---- areas other issues serve: templates, follower metrics (accounts are server-rendered) ------
   // Each is asked once; an area whose API is not in this server (404) keeps its empty state.
   const missing = new Set();
 
@@ -346,29 +346,6 @@
     } catch (error) {
       if (error.status === 404) missing.add(path); else throw error;
     }
-  }
-
-  function renderAccounts(data) {
-    const accounts = Array.isArray(data) ? data : (data.accounts || []);
-    const list = $("accounts-list");
-    const banners = $("reauth-banners");
-    list.replaceChildren();
-    banners.replaceChildren();
-    if (!accounts.length) list.append(el("li", { class: "muted", text: "No accounts connected yet." }));
-    accounts.forEach((account) => {
-      const name = account.name || account.username || account.display_name || `#${account.id}`;
-      const platform = account.platform || account.kind || "account";
-      const li = el("li", { "data-account-id": account.id },
-        el("span", { text: `${name} · ${platform}` }), " ",
-        el("span", { class: `pill pill-account-${account.status}`, text: (account.status || "").replace(/_/g, " ") }));
-      list.append(li);
-      if (account.status === "needs_reauth" || account.status === "expiring") {
-        const reconnect = account.reconnect_url || "/connect/meta";
-        banners.append(el("p", { class: `banner banner-${account.status}`, role: "alert" },
-          `${name} (${platform}) ${account.status === "expiring" ? "will need re-authorization soon" : "needs re-authorization"}. `,
-          el("a", { class: "button small", href: reconnect, text: "Reconnect" })));
-      }
-    });
   }
 
   function renderTemplates(status) {
@@ -427,8 +404,7 @@
   async function refresh() {
     const jobs = [loadStats(), refreshEvents(), loadInbox(), refreshDetail()];
     if (tick % SLOW_REFRESH_EVERY === 0) {
-      jobs.push(optional("/api/accounts", renderAccounts), optional("/api/templates/status", renderTemplates),
-        optional("/api/metrics", renderFollowers));
+      jobs.push(optional("/api/templates/status", renderTemplates), optional("/api/metrics", renderFollowers));
     }
     tick += 1;
     const results = await Promise.allSettled(jobs);
