@@ -175,8 +175,14 @@ def test_phone_width_and_keyboard(page_factory, owner, sql):
                           errors=[{"attempt": 1, "at": "2025-01-01T00:00:01Z", "message": "boom"}])
     insert_event(sql, owner, status="processed")
     insert_interaction(sql, owner, external_id="mid-phone", text="A message read on a phone")
+    sql("INSERT INTO meta_accounts (user_id, meta_user_id, name, status) VALUES (%s, '1001', 'Shop Owner', "
+        "'needs_reauth')", (owner,))
     page = page_factory(width=375, height=812)
     log_in(page)
+
+    banner = page.locator("#reauth-banners .banner")
+    assert "Shop Owner (facebook) needs re-authorization" in banner.inner_text()
+    assert banner.get_by_role("link", name="Reconnect").get_attribute("href") == "/connect/meta"
 
     # Nothing wider than the screen: no sideways scrolling of the page.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
