@@ -289,3 +289,51 @@ def test_inbox_is_newest_first_paged_and_only_mine(browser, owner, stranger, sql
 
     only_comments = browser.api("GET", "/api/interactions?kind=comment").json()
     assert only_comments["interactions"] == []
+
+
+def test_stats_stay_exact_while_many_workers_change_one_users_events_at_once(browser, owner, sql, database_url):
+    import threading
+
+    import psycopg2
+
+    events = [insert_event(sql, owner, status="pending") for _ in range(120)]
+    browser.api("GET", "/api/webhook-events/stats")  # fold what the inserts left
+    errors: list[Exception] = []
+
+    def worker(chunk: list[int]) -> None:
+        """A processor's pattern: claim a few, then finish most and fail one, each in its own transaction."""
+        conn = psycopg2.connect(database_url)
+        try:
+            for i in range(0, len(chunk), 4):
+                batch = chunk[i:i + 4]
+                with conn, conn.cursor() as cur:
+                    cur.execute("UPDATE webhook_events SET status = 'processing' WHERE id = ANY(%s)", (batch,))
+                with conn, conn.cursor() as cur:
+                    cur.execute("UPDATE webhook_events SET status = 'processed', processed_at = now() "
+                                "WHERE id = ANY(%s)", (batch[1:],))
+                    cur.execute("UPDATE webhook_events SET status = 'failed' WHERE id = %s", (batch[0],))
+        except Exception as exc:  # a deadlock or serialization error would land here
+            errors.append(exc)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker, args=(events[n::6],)) for n in range(6)]
+    readers_done = threading.Event()
+
+    def reader() -> None:
+        while not readers_done.is_set():
+            assert browser.api("GET", "/api/webhook-events/stats").status_code == 200
+
+    watching = threading.Thread(target=reader)
+    watching.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    readers_done.set()
+    watching.join()
+
+    assert errors == []
+    counts = browser.api("GET", "/api/webhook-events/stats").json()
+    assert {k: v for k, v in counts["counts"].items() if v} == {"processed": 90, "failed": 30}
+    assert counts["last_24h"] == {"received": 120, "processed": 90, "failed": 30}
