@@ -156,16 +156,19 @@ def test_delete_from_the_details_view(page_factory, owner, sql):
 
 
 def test_a_new_webhook_appears_without_reloading(page_factory, owner, sql):
-    insert_event(sql, owner, status="processed")
+    earlier = insert_event(sql, owner, status="processed")
     page = page_factory()
     log_in(page)
     page.evaluate("window.notReloaded = true")
     assert page.locator("#events-body tr").count() == 1
+    row(page, earlier).get_by_role("button", name="Details").focus()
 
     arrived = insert_event(sql, owner, status="pending", object="instagram", field="mentions")
     row(page, arrived).wait_for(timeout=REFRESH_WAIT_MS)
     assert page.evaluate("window.notReloaded") is True
     assert page.locator("#events-body tr").first.get_attribute("data-event-id") == str(arrived)
+    # The refresh left the row the keyboard was on alone: focus did not jump away.
+    assert page.evaluate("document.activeElement.closest('tr').dataset.eventId") == str(earlier)
     page.wait_for_selector('[data-count="pending"]:text-is("1")', timeout=REFRESH_WAIT_MS)
     assert page.problems == []
 

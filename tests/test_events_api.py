@@ -46,6 +46,9 @@ def test_list_is_newest_first_and_filters_by_status_object_field_and_time(browse
     assert ids(browser.api("GET", "/api/webhook-events?since=2025-01-02T00:00:00Z&until=2025-01-04T00:00:00Z")) \
         == [dead, failed]
     assert ids(browser.api("GET", "/api/webhook-events?status=processed&object=instagram")) == [old]
+    # An offset typed straight into the URL: its "+" reaches the server as a space.
+    assert ids(browser.api("GET", "/api/webhook-events?since=2025-01-02T11:00:00+01:00&until=2025-01-04T01:00:00+01:00")) \
+        == [dead, failed]
 
     listed = browser.api("GET", "/api/webhook-events?status=failed").json()["events"][0]
     assert listed["received_at"].startswith("2025-01-02T10:00:00")

@@ -49,9 +49,12 @@ def parse_time(name: str, value: str | None) -> datetime | None:
     if value in (None, ""):
         return None
     try:
-        when = datetime.fromisoformat(value.strip().replace(" ", "+"))
+        when = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise BadListRequest(f"'{name}' must be an ISO 8601 time, e.g. 2025-01-31T12:00:00Z.") from None
+        try:  # an unencoded "+01:00" arrives as " 01:00": a query string's "+" is a space
+            when = datetime.fromisoformat(value.strip().replace(" ", "+"))
+        except ValueError:
+            raise BadListRequest(f"'{name}' must be an ISO 8601 time, e.g. 2025-01-31T12:00:00Z.") from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 

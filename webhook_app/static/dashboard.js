@@ -143,7 +143,8 @@
       "aria-label": `Details of event ${event.id} (${STATUS_LABELS[event.status] || event.status})`,
     });
     open.addEventListener("click", () => openDetail(event.id));
-    return el("tr", { "data-event-id": event.id, "data-status": event.status, "data-received-at": event.received_at },
+    return el("tr", { "data-event-id": event.id, "data-status": event.status, "data-received-at": event.received_at,
+      "data-version": `${event.status}|${event.attempts}|${event.updated_at}` },
       el("td", { text: when(event.received_at) }),
       el("td", {}, statusPill(event.status),
         el("span", { class: "narrow-only muted", text: [event.object, event.field].filter(Boolean).join(" · ") })),
@@ -194,10 +195,16 @@
     });
     let anchor = body.firstChild;
     page.events.forEach((event) => {
-      const fresh = eventRow(event);
       const existing = events.rows.get(event.id);
+      if (existing && existing.dataset.version === `${event.status}|${event.attempts}|${event.updated_at}`) {
+        anchor = existing.nextSibling; // unchanged: left alone, so keyboard focus on it stays
+        return;
+      }
+      const fresh = eventRow(event);
       if (existing) {
+        const hadFocus = existing.contains(document.activeElement);
         existing.replaceWith(fresh);
+        if (hadFocus) fresh.querySelector("button").focus();
         anchor = fresh.nextSibling;
       } else {
         body.insertBefore(fresh, anchor);
