@@ -186,6 +186,8 @@ def test_phone_width_and_keyboard(page_factory, owner, sql):
     banner = page.locator("#reauth-banners .banner")
     assert "Shop Owner (facebook) needs re-authorization" in banner.inner_text()
     assert banner.get_by_role("link", name="Reconnect").get_attribute("href") == "/connect/meta"
+    disconnect = page.get_by_role("button", name="Disconnect Shop Owner").bounding_box()
+    assert disconnect["x"] + disconnect["width"] <= 375
 
     # Nothing wider than the screen: no sideways scrolling of the page.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
