@@ -254,7 +254,7 @@ def test_forced_validation_finds_a_revoked_token_and_is_rate_limited(auth, brows
 
 def test_fix_refreshes_now_and_others_ids_are_not_found(auth, browser, sandbox, sql):
     accounts = _connect_meta(auth, browser)
-    meta_id = next(a["id"] for a in accounts if a["kind"] == "meta")
+    meta_id = next(a["id"] for a in accounts if a["id"].startswith("meta-"))
     before = sql("SELECT access_token_ciphertext FROM meta_accounts")
 
     fixed = browser.api("POST", f"/api/token-health/accounts/{meta_id}/fix")

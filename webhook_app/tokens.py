@@ -37,8 +37,9 @@ class Clients:
 
     @classmethod
     def from_settings(cls, settings, **kw) -> "Clients":
+        http = {k: v for k, v in kw.items() if k not in ("slow_down_at", "max_slowdown")}  # Graph-only options
         return cls(graph.meta_client(settings, **kw), graph.instagram_client(settings, **kw),
-                   graph.tiktok_client(settings, **kw))
+                   graph.tiktok_client(settings, **http))
 
 
 @dataclass
