@@ -6,7 +6,8 @@ from datetime import timedelta
 from flask import Flask, jsonify, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import accounts_api, auth, connect, dashboard, db, errors, events_api, health, inbox_api, users, web
+from . import (accounts_api, auth, connect, dashboard, db, errors, events_api, health, inbox_api,
+               token_health_api, users, web)
 from .api import create_api_blueprint
 from .config import Settings, load_settings
 from .extensions import csrf, limiter, login_manager
@@ -62,7 +63,8 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(connect.bp)
-    app.register_blueprint(create_api_blueprint([accounts_api.bp, events_api.bp, inbox_api.bp]))
+    app.register_blueprint(create_api_blueprint([accounts_api.bp, events_api.bp, inbox_api.bp, token_health_api.bp]))
+    token_health_api.init_app(app)
 
     @app.context_processor
     def _settings():
