@@ -64,6 +64,8 @@ class Settings:
     webhook_retention_days: int = 30
     token_refresh_window_days: int = 7
     trusted_proxy_count: int = 0
+    jobs_poll_seconds: float = 5.0
+    data_sync_spacing_seconds: float = 2.0
 
     @property
     def production(self) -> bool:
@@ -100,6 +102,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
 
 
 def _floats(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -215,4 +227,6 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path
         webhook_retention_days=_int(env, "WEBHOOK_RETENTION_DAYS", 30),
         token_refresh_window_days=_int(env, "TOKEN_REFRESH_WINDOW_DAYS", 7),
         trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
+        jobs_poll_seconds=_float(env, "JOBS_POLL_SECONDS", 5.0),
+        data_sync_spacing_seconds=_float(env, "DATA_SYNC_SPACING_SECONDS", 2.0),
     )
