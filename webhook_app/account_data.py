@@ -49,6 +49,7 @@ class DataSync:
     hours: int = SYNC_INTERVAL_HOURS
     sleep: Callable[[float], None] = time.sleep
     report: DataSyncReport = field(default_factory=DataSyncReport)
+    visited: int = 0
 
     def run(self) -> DataSyncReport:
         """Visit every due Instagram account, then every due TikTok account."""
@@ -60,8 +61,9 @@ class DataSync:
     def _visit(self, rows: list[dict], kind: str, sync_one: Callable[[dict], None]) -> None:
         for index, row in enumerate(rows):
             name = f"{kind}-{row['id']}"
-            if index:
-                self.sleep(self.spacing)
+            if self.visited:
+                self.sleep(self.spacing)  # spread the calls out, across platforms too
+            self.visited += 1
             try:
                 sync_one(row)
             except RateLimited as exc:
