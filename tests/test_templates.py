@@ -231,3 +231,12 @@ def test_template_endpoints_need_a_login(browser):
                          ("POST", "/api/templates/sync"), ("GET", "/api/webhook-health"), ("GET", "/api/metrics")):
         answer = browser.api(method, path)
         assert answer.status_code == 401 and answer.json() == {"error": "Log in first."}, path
+
+
+def test_dashboard_has_the_templates_card_and_its_script(auth, browser):
+    auth.register()
+    page = browser.get("/")
+    assert 'id="templates-card"' in page.text and 'id="templates-sync"' in page.text
+    assert '<script src="/static/templates_card.js" defer></script>' in page.text
+    script = browser.get("/static/templates_card.js")
+    assert script.status_code == 200 and "/api/templates/sync" in script.text and "X-CSRFToken" in script.text
