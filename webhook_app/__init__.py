@@ -53,10 +53,10 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     database = db.Database(database_url, maxconn=settings.db_pool_max)
     db.init_app(app, database)
     app.session_interface = PostgresSessionInterface(app, database)
+    web.init_app(app)  # first, so even a refused request carries its request id
     csrf.init_app(app)
     limiter.init_app(app)
     _init_login(app)
-    web.init_app(app)
     errors.init_app(app)
 
     app.register_blueprint(health.bp)
