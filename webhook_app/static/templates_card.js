@@ -3,21 +3,11 @@
   "use strict";
   var card = document.getElementById("templates-card");
   if (!card) { return; }
-  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var button = document.getElementById("templates-sync");
   var errorBox = document.getElementById("templates-error");
   var REFRESH_MS = 5000;
 
-  function call(method, url) {
-    return fetch(url, {method: method, credentials: "same-origin",
-                       headers: {"X-CSRFToken": csrf, "Accept": "application/json"}})
-      .then(function (response) {
-        return response.json().then(function (body) {
-          if (!response.ok) { throw new Error(body.error || ("HTTP " + response.status)); }
-          return body;
-        });
-      });
-  }
+  var call = window.icApi;
 
   function when(iso) { return iso ? new Date(iso).toLocaleString() : "never"; }
 
