@@ -238,5 +238,8 @@ def test_dashboard_has_the_templates_card_and_its_script(auth, browser):
     page = browser.get("/")
     assert 'id="templates-card"' in page.text and 'id="templates-sync"' in page.text
     assert '<script src="/static/templates_card.js" defer></script>' in page.text
+    # The shared JSON helper (which sends the CSRF token) loads first: deferred scripts run in order.
+    assert page.text.index("/static/api.js") < page.text.index("/static/templates_card.js")
     script = browser.get("/static/templates_card.js")
-    assert script.status_code == 200 and "/api/templates/sync" in script.text and "X-CSRFToken" in script.text
+    assert script.status_code == 200 and "/api/templates/sync" in script.text and "window.icApi" in script.text
+    assert "X-CSRFToken" in browser.get("/static/api.js").text
