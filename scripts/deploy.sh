@@ -332,6 +332,9 @@ step_start() {
   run systemctl enable --now insta-connect-web.service "${timers[@]}"
   # HUP: gunicorn starts workers on the new code, then retires the old ones; no request is dropped.
   run systemctl reload insta-connect-web.service
+  # Background jobs (the template sync queued when a WhatsApp account connects) run on new code.
+  run systemctl enable insta-connect-jobs-worker.service
+  run systemctl restart insta-connect-jobs-worker.service
   if [ "$PROCESSOR_MODE" = timer ]; then
     run systemctl disable --now insta-connect-processor.service
     run systemctl enable --now insta-connect-process-webhooks.timer insta-connect-retry-webhooks.timer

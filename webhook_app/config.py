@@ -66,6 +66,8 @@ class Settings:
     token_refresh_concurrency: int = 4
     token_health_cache_seconds: int = 300
     trusted_proxy_count: int = 0
+    jobs_poll_seconds: float = 5.0
+    data_sync_spacing_seconds: float = 2.0
 
     @property
     def production(self) -> bool:
@@ -94,14 +96,22 @@ class Settings:
         return replace(self, **changes)
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _number(env: Mapping[str, str], name: str, default, convert, what: str):
     raw = env.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        return convert(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _number(env, name, default, int, "a whole number")
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    return _number(env, name, default, float, "a number of seconds")
 
 
 def _floats(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -219,4 +229,6 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path
         token_refresh_concurrency=_int(env, "TOKEN_REFRESH_CONCURRENCY", 4),
         token_health_cache_seconds=_int(env, "TOKEN_HEALTH_CACHE_SECONDS", 300),
         trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
+        jobs_poll_seconds=_float(env, "JOBS_POLL_SECONDS", 5.0),
+        data_sync_spacing_seconds=_float(env, "DATA_SYNC_SPACING_SECONDS", 2.0),
     )

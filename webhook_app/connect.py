@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required
 
-from . import accounts, graph
+from . import accounts, graph, templates_sync
 from .db import get_db
 from .errors import error_response
 from .extensions import limiter, user_or_ip
@@ -181,6 +181,8 @@ def whatsapp_callback():
                 get_db(), vault, current_user.id, waba=waba, phone_numbers=numbers, token=token,
                 expires_in=long_lived.get("expires_in"), scopes=list(info.get("scopes", [])),
                 subscribed_fields=WHATSAPP_WEBHOOK_FIELDS))
+            # The worker pulls the templates; the callback never waits for Meta's template pages.
+            templates_sync.queue_sync(get_db(), stored[-1])
     except graph.GraphError as exc:
         return _provider_failed("Meta", exc)
     current_app.logger.info("user %s connected %d WhatsApp business accounts", current_user.id, len(stored))

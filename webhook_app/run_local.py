@@ -32,6 +32,8 @@ def children(settings: Settings) -> list[Child]:
     found = [
         Child("web", [python, "-m", "gunicorn", "--config", str(PROJECT_ROOT / "deployment" / "gunicorn.conf.py"),
                       "app:app"]),
+        # Queued background jobs, e.g. the template sync right after a WhatsApp account connects.
+        Child("jobs", [python, "-m", "jobs.sync_templates", "--follow"]),
     ]
     if settings.sandbox_enabled:
         found.insert(0, Child("sandbox", [python, "-m", "webhook_app.sandbox"]))

@@ -250,6 +250,8 @@ class SandboxState:
                 added.append({
                     "id": new_id(), "name": f"sandbox_template_{i + 1}", "language": "en_US",
                     "status": status, "category": ("MARKETING", "UTILITY", "AUTHENTICATION")[i % 3],
+                    "quality_score": {"score": "GREEN" if status == "APPROVED" else "UNKNOWN"},
+                    "rejected_reason": "INVALID_FORMAT" if status == "REJECTED" else "NONE",
                     "components": [
                         {"type": "HEADER", "format": "TEXT", "text": f"Update {i + 1}"},
                         {"type": "BODY", "text": "Hello {{1}}, your order {{2}} is ready.",
@@ -260,6 +262,14 @@ class SandboxState:
                 })
             waba.templates.extend(added)
             return added
+
+    def delete_template(self, waba_id: str, template_id: str) -> bool:
+        """Remove a template from a WhatsApp Business account, as deleting it in WhatsApp Manager does."""
+        with self.lock:
+            waba = self.wabas[waba_id]
+            before = len(waba.templates)
+            waba.templates = [t for t in waba.templates if t["id"] != template_id]
+            return len(waba.templates) < before
 
     def add_tiktok_user(self, name: str) -> TikTokUser:
         with self.lock:

@@ -1,19 +1,9 @@
 // Page selection and disconnect on the dashboard: JSON calls with the page's CSRF token.
 (function () {
   "use strict";
-  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var errorBox = document.getElementById("accounts-error");
 
-  function call(method, url) {
-    return fetch(url, {method: method, credentials: "same-origin",
-                       headers: {"X-CSRFToken": csrf, "Accept": "application/json"}})
-      .then(function (response) {
-        return response.json().then(function (body) {
-          if (!response.ok) { throw new Error(body.error || ("HTTP " + response.status)); }
-          return body;
-        });
-      });
-  }
+  var call = window.icApi;
 
   function act(method, url, button) {
     button.disabled = true;

@@ -1,0 +1,111 @@
+"""`python -m jobs.sync_templates`: sync every WhatsApp account's message templates (the hourly timer).
+
+`--follow` runs the queued background jobs instead (e.g. the template sync queued when a WhatsApp
+account connects): woken by LISTEN/NOTIFY within milliseconds of the commit, polling every
+JOBS_POLL_SECONDS as a fallback; SIGTERM finishes the job in hand and exits.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import select
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+
+import psycopg2
+
+from jobs.common import job_settings
+from webhook_app import background_jobs, graph, templates_sync
+from webhook_app.config import Settings
+from webhook_app.db import Database
+from webhook_app.vault import from_settings as vault_from_settings
+
+log = logging.getLogger("jobs.sync_templates")
+JOB_RETENTION_DAYS = 7
+
+
+def job_handlers(db: Database, settings: Settings) -> dict:
+    """Every kind of background job this worker runs."""
+    vault = vault_from_settings(settings)
+    client = graph.meta_client(settings)
+    return {templates_sync.JOB_KIND: lambda payload: templates_sync.run_job(db, vault, client, payload)}
+
+
+def sync_all(db: Database, settings: Settings) -> int:
+    """One pass over every WhatsApp account; exit code 1 when any account failed."""
+    results = templates_sync.sync_user(db, vault_from_settings(settings), graph.meta_client(settings), None)
+    db.run("prune_jobs", days=JOB_RETENTION_DAYS)
+    failed = [r for r in results if not r.ok]
+    log.info("template sync: %d accounts, %d failed, %d templates", len(results), len(failed),
+             sum(r.templates for r in results))
+    return 1 if failed else 0
+
+
+def follow(db: Database, settings: Settings, stop: threading.Event) -> None:
+    """Run queued jobs as they come until a stop is requested."""
+    handlers = job_handlers(db, settings)
+    conn = None
+    while not stop.is_set():
+        try:
+            if conn is None:
+                # Listen before looking, so a job queued in between still wakes us.
+                conn = background_jobs.listen_connection(db.dsn)
+            background_jobs.run_due(db, handlers, stop)
+            # Sleep until a NOTIFY arrives or the poll interval passes; wake often to see a stop.
+            waited = 0.0
+            while not stop.is_set() and waited < settings.jobs_poll_seconds:
+                if select.select([conn], [], [], 0.5)[0]:
+                    conn.poll()
+                    conn.notifies.clear()
+                    break
+                waited += 0.5
+        except psycopg2.Error as exc:
+            log.error("database problem in the jobs worker (%s); retrying", str(exc).strip())
+            if conn is not None:
+                conn.close()
+            conn = None
+            stop.wait(settings.jobs_poll_seconds)
+        except Exception:  # noqa: BLE001 - the worker must outlive a bad job run
+            log.exception("jobs worker loop failed; continuing")
+            stop.wait(settings.jobs_poll_seconds)
+    if conn is not None:
+        conn.close()
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event):
+    def _request_stop(signum, frame):
+        log.info("Stop requested (%s): finishing the job in hand", signal.Signals(signum).name)
+        stop.set()
+
+    old = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jobs.sync_templates", description=__doc__.splitlines()[0])
+    parser.add_argument("--follow", action="store_true", help="run queued background jobs until SIGTERM")
+    args = parser.parse_args(argv)
+    settings = job_settings()
+    db = Database(settings.database_url, maxconn=2, application_name="insta-connect-jobs")
+    try:
+        if not args.follow:
+            return sync_all(db, settings)
+        stop = threading.Event()
+        with stop_on_signals(stop):
+            log.info("jobs worker started (poll every %.1fs)", settings.jobs_poll_seconds)
+            follow(db, settings, stop)
+        log.info("jobs worker stopped")
+        return 0
+    finally:
+        db.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
