@@ -32,6 +32,7 @@ def children(settings: Settings) -> list[Child]:
     return [
         Child("web", [python, "-m", "gunicorn", "--config", str(PROJECT_ROOT / "deployment" / "gunicorn.conf.py"),
                       "app:app"]),
+        Child("webhooks", [python, "-m", "jobs.process_webhooks", "--follow"]),
     ]
 
 
