@@ -28,10 +28,12 @@ from webhook_app import handlers, queue
 from webhook_app.config import Settings
 from webhook_app.db import Database
 from webhook_app.exceptions import DatabaseUnavailable
-from webhook_app.queries import query
 
 log = logging.getLogger("jobs.process_webhooks")
 
+# pg_notify('webhook_events', ...) is sent by intake and by a manual retry. A constant statement
+# kept here because LISTEN cannot be prepared like the named queries in sql/.
+LISTEN = "LISTEN webhook_events"
 RECLAIM_EVERY = 1.0      # seconds between checks for expired leases
 PROGRESS_EVERY = 10.0    # seconds between progress lines while busy
 DB_RETRY_PAUSE = 2.0     # seconds to wait after the database went away
@@ -146,7 +148,7 @@ class Processor:
                 if conn is None:
                     conn = psycopg2.connect(self.settings.database_url, application_name="process-webhooks-listen")
                     conn.autocommit = True
-                    conn.cursor().execute(query("listen_webhook_events"))
+                    conn.cursor().execute(LISTEN)
                     self._wake_all()  # anything committed while we were not listening
                 if select.select([conn], [], [], 0.5)[0]:
                     conn.poll()

@@ -111,7 +111,3 @@ DELETE FROM webhook_deliveries WHERE id IN (
       AND NOT EXISTS (SELECT 1 FROM webhook_events e WHERE e.delivery_id = d.id)
     LIMIT %(limit)s
 );
-
--- listen_webhook_events --
--- Be told (by pg_notify from intake and retry) when events are committed.
-LISTEN webhook_events;

@@ -77,7 +77,9 @@ def test_unicode_body_is_signed_over_its_raw_bytes(server, sql):
 def test_signed_but_not_an_envelope_is_400_and_stores_nothing(server, sql):
     for body in (b"not json", b"\xff\xfe", b"[]", b'{"entry": []}', b'{"object": "page"}',
                  b'{"object": "page", "entry": {}}', b'{"object": "page", "entry": [1]}',
-                 b'{"object": "page", "entry": [{"id": NaN}]}', b'{"object": "page", "entry": [{"id": "\\u0000"}]}'):
+                 b'{"object": "page", "entry": [{"id": NaN}]}', b'{"object": "page", "entry": [{"id": "\\u0000"}]}',
+                 b'{"object": "pa\\u0000ge", "entry": []}', b'{"object": "page\\n", "entry": []}',
+                 b'{"object": "", "entry": []}'):
         response = post(server, body, {"X-Hub-Signature-256": sign(body)})
         assert response.status_code == 400, body
     assert stored(sql) == (0, 0)

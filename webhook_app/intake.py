@@ -11,7 +11,8 @@ import psycopg2
 
 from .db import Database, execute
 
-_SIGNATURE = re.compile(r"^sha256=([0-9a-fA-F]{64})$")
+_SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
+_OBJECT = re.compile(r"[a-z_]{1,64}")  # instagram, page, whatsapp_business_account, ...
 
 
 class InvalidSignature(ValueError):
@@ -38,7 +39,7 @@ class Stored:
 
 def verify_signature(raw: bytes, header: str | None, app_secret: str) -> None:
     """Raise InvalidSignature unless header is the HMAC-SHA256 of the raw bytes (constant time)."""
-    found = _SIGNATURE.match((header or "").strip())
+    found = _SIGNATURE.fullmatch((header or "").strip())
     if not found or not app_secret:
         raise InvalidSignature("missing or malformed X-Hub-Signature-256")
     expected = hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
@@ -59,8 +60,8 @@ def parse_envelope(raw: bytes) -> Envelope:
         if isinstance(exc, InvalidEnvelope):
             raise
         raise InvalidEnvelope("body is not JSON") from None
-    if not isinstance(data, dict) or not isinstance(data.get("object"), str) or not data["object"]:
-        raise InvalidEnvelope("body has no 'object'")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), str) or not _OBJECT.fullmatch(data["object"]):
+        raise InvalidEnvelope("body has no 'object' naming a Meta object")
     entries = data.get("entry")
     if not isinstance(entries, list) or not all(isinstance(item, dict) for item in entries):
         raise InvalidEnvelope("body has no 'entry' list of objects")
