@@ -62,7 +62,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.drain")
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--procrastinate-concurrency", type=int, default=10)
     args = parser.parse_args(argv)
     pg = Postgres()

@@ -1,5 +1,5 @@
 -- store_delivery --
--- Store a new delivery, one event per entry[] item (owner from account_routes), and add the events to each owner's health; returns nothing for bytes already stored.
+-- Store a new delivery and one event per entry[] item (owner from account_routes); returns nothing for bytes already stored.
 WITH delivery AS (
     INSERT INTO webhook_deliveries (body_sha256, object, entry_count)
     VALUES (%(body_sha256)s, %(object)s, %(entry_count)s)
@@ -8,7 +8,7 @@ WITH delivery AS (
 ), events AS (
     INSERT INTO webhook_events (delivery_id, entry_index, user_id, object, field, entry_id, payload)
     SELECT delivery.id, item.ordinality - 1, route.user_id, %(object)s,
-           COALESCE(item.value -> 'changes' -> 0 ->> 'field',
+           coalesce(item.value -> 'changes' -> 0 ->> 'field',
                     CASE WHEN item.value ? 'messaging' THEN 'messaging' END),
            item.value ->> 'id', item.value
     FROM delivery
@@ -16,22 +16,29 @@ WITH delivery AS (
     LEFT JOIN account_routes route ON route.external_id = item.value ->> 'id'
     RETURNING user_id
 ), owners AS (
-    -- Rows are locked in user order (then the app-wide row, in store_delivery_app_health) so two
-    -- deliveries for the same users can never deadlock.
-    INSERT INTO webhook_health AS h (user_id, received_count, last_received_at)
-    SELECT user_id, count(*), now() FROM events WHERE user_id IS NOT NULL
-    GROUP BY user_id ORDER BY user_id
-    ON CONFLICT (user_id) DO UPDATE
-    SET received_count = h.received_count + EXCLUDED.received_count, last_received_at = now()
+    SELECT user_id, count(*) AS events FROM events WHERE user_id IS NOT NULL GROUP BY user_id
 )
 SELECT delivery.id AS delivery_id,
        (SELECT count(*) FROM events) AS events,
-       (SELECT count(*) FROM events WHERE user_id IS NULL) AS unknown_owner
+       (SELECT count(*) FROM events WHERE user_id IS NULL) AS unknown_owner,
+       coalesce((SELECT array_agg(user_id ORDER BY user_id) FROM owners), '{}') AS user_ids,
+       coalesce((SELECT array_agg(events ORDER BY user_id) FROM owners), '{}') AS user_events
 FROM delivery;
 
--- store_delivery_app_health --
--- Count a new delivery's events in the app-wide health record and wake the processors.
-WITH health AS (
+-- relax_commit --
+-- Bookkeeping that may be lost in a crash commits without waiting for the disk, so it never queues deliveries behind a flush.
+SELECT set_config('synchronous_commit', 'off', true);
+
+-- record_delivery_health --
+-- After a delivery committed: count its events in the owners' and the app-wide health records, and wake the processors.
+WITH owners AS (
+    INSERT INTO webhook_health AS h (user_id, received_count, last_received_at)
+    SELECT owner.user_id, owner.events, now()
+    FROM unnest(%(user_ids)s::bigint[], %(user_events)s::bigint[]) AS owner (user_id, events)
+    ORDER BY owner.user_id
+    ON CONFLICT (user_id) DO UPDATE
+    SET received_count = h.received_count + EXCLUDED.received_count, last_received_at = now()
+), app AS (
     INSERT INTO webhook_health AS h (user_id, received_count, unknown_owner_count, last_received_at)
     VALUES (NULL, %(events)s, %(unknown_owner)s, now())
     ON CONFLICT ((user_id IS NULL)) WHERE user_id IS NULL DO UPDATE

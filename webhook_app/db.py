@@ -42,6 +42,9 @@ class Database:
                         0, self.maxconn, self.dsn, connect_timeout=5,
                         application_name=self.application_name,
                     )
+                    # psycopg2 closes every returned connection beyond minconn; raising it after
+                    # construction keeps up to maxconn open for reuse without opening them up front.
+                    self._pool.minconn = self.maxconn
                     self._pid = os.getpid()
         return self._pool
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 from dataclasses import dataclass
 
 import psycopg2
 
 from .db import Database, execute
+from .exceptions import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
 
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 _OBJECT = re.compile(r"[a-z_]{1,64}")  # instagram, page, whatsapp_business_account, ...
@@ -69,23 +73,34 @@ def parse_envelope(raw: bytes) -> Envelope:
 
 
 def store(db: Database, raw: bytes, envelope: Envelope) -> Stored:
-    """Store the delivery and one pending event per entry, committed before returning."""
+    """Store the delivery and one pending event per entry, committed (durably) before returning.
+
+    The health counters and the wake-up notification follow in a second, non-durable transaction:
+    a counter shared by every delivery inside the first one would make deliveries wait for each
+    other's disk flush (and NOTIFY holds a global lock through the commit).
+    """
     digest = hashlib.sha256(raw).digest()
     try:
-        with db.connection() as conn, conn.cursor() as cur:
+        with db.cursor() as cur:
             execute(cur, "store_delivery", body_sha256=digest, object=envelope.object,
                     entry_count=envelope.entry_count, body=envelope.text)
             row = cur.fetchone()
-            if row is None:
-                execute(cur, "count_duplicate_delivery", body_sha256=digest)
-                return Stored(duplicate=True)
-            delivery_id, events, unknown = row
-            execute(cur, "store_delivery_app_health", delivery_id=delivery_id, events=events,
-                    unknown_owner=unknown)
     except psycopg2.DataError:
         # JSON that Python reads but PostgreSQL's jsonb refuses (a \u0000, a lone surrogate).
         raise InvalidEnvelope("body holds text PostgreSQL cannot store") from None
-    return Stored(duplicate=False, events=events, unknown_owner=unknown)
+    try:
+        with db.cursor() as cur:
+            execute(cur, "relax_commit")
+            if row is None:
+                execute(cur, "count_duplicate_delivery", body_sha256=digest)
+            else:
+                execute(cur, "record_delivery_health", **row)
+    except DatabaseUnavailable as exc:
+        # The delivery itself is committed: it must still get its 200. Polling finds the events.
+        log.warning("delivery stored; its health counters were not updated: %s", exc)
+    if row is None:
+        return Stored(duplicate=True)
+    return Stored(duplicate=False, events=row["events"], unknown_owner=row["unknown_owner"])
 
 
 def mark_verified(db: Database) -> None:
