@@ -27,6 +27,15 @@ def gunicorn(target: str, env: dict) -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
+def app_env(url: str) -> dict:
+    """The environment gunicorn and the processor run with in the benchmarks."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("META_", "WEBHOOK_"))}
+    env.update(DATABASE_URL=url, SECRET_KEY="bench", META_APP_SECRET=load.SECRET, META_VERIFY_TOKEN="bench",
+               TOKEN_ENCRYPTION_KEYS=base64.b64encode(b"k" * 32).decode(), LOG_LEVEL="INFO",
+               VAR_DIR=str(ROOT / "var" / "bench"))
+    return env
+
+
 def stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(30)
@@ -40,10 +49,7 @@ def main(argv=None) -> dict:
     pg = Postgres()
     try:
         url = pg.fresh("bench_intake")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("META_", "WEBHOOK_"))}
-        env.update(DATABASE_URL=url, SECRET_KEY="bench", META_APP_SECRET=load.SECRET, META_VERIFY_TOKEN="bench",
-                   TOKEN_ENCRYPTION_KEYS=base64.b64encode(b"k" * 32).decode(), LOG_LEVEL="INFO",
-                   VAR_DIR=str(ROOT / "var" / "bench"))
+        env = app_env(url)
         workers, threads = env.get("GUNICORN_WORKERS", "2"), env.get("GUNICORN_THREADS", "4")
         print(f"intake benchmark · {machine()} · PostgreSQL {pg.version()} · gunicorn {workers} workers x "
               f"{threads} threads · {args.clients} client processes · {args.seconds:.0f}s each", flush=True)

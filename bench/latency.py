@@ -6,8 +6,6 @@ time from the event's insert (in the receiver's transaction) to its `processed` 
 from __future__ import annotations
 
 import argparse
-import base64
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +13,7 @@ import time
 
 from bench import load
 from bench.common import ROOT, Postgres, machine, percentile, sql
-from bench.intake import gunicorn, stop
+from bench.intake import app_env, gunicorn, stop
 
 # Benchmark-only instrumentation: the wall-clock moment the processed update runs (clock_timestamp,
 # not now(), which would be its transaction's start). received_at is the receiver's transaction
@@ -39,10 +37,7 @@ def main(argv=None) -> dict:
     try:
         url = pg.fresh("bench_latency")
         sql(url, INSTRUMENT)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("META_", "WEBHOOK_"))}
-        env.update(DATABASE_URL=url, SECRET_KEY="bench", META_APP_SECRET=load.SECRET, META_VERIFY_TOKEN="bench",
-                   TOKEN_ENCRYPTION_KEYS=base64.b64encode(b"k" * 32).decode(), LOG_LEVEL="INFO",
-                   VAR_DIR=str(ROOT / "var" / "bench"))
+        env = app_env(url)
         print(f"latency benchmark · {machine()} · PostgreSQL {pg.version()} · {args.rate:.0f} deliveries/s "
               f"for {args.seconds:.0f}s · processor --follow with its defaults", flush=True)
         web, base = gunicorn("app:app", env)
