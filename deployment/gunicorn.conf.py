@@ -12,3 +12,7 @@ keepalive = 5
 accesslog = None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's control socket (`gunicornc`) defaults to ~/.gunicorn/gunicorn.ctl: under systemd the
+# home directory is read-only, and two servers on one machine would share the path. systemd's
+# signals (reload = HUP, stop = TERM) do everything we need.
+control_socket_disable = True

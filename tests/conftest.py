@@ -18,6 +18,7 @@ from webhook_app.migrations import migrate
 from tests.helpers import AuthActions, Browser, LiveServer, with_database
 
 TEMPLATE_DB = f"ic_template_{os.getpid()}"
+TEST_APP_SECRET = "test-app-secret"
 _counter = itertools.count()
 
 
@@ -73,12 +74,38 @@ def database_url(pg_admin_url, template_url):
 
 
 @pytest.fixture
-def settings(database_url, tmp_path):
+def sandbox():
+    """The Meta + TikTok sandbox over real HTTP (a thread of the test process).
+
+    `sandbox.url` is its base, `sandbox.state` its in-memory world (webhook_app/sandbox/state.py:
+    expire_tokens, add_fault, seed_templates, ...). Mark a test (or module) `@pytest.mark.sandbox`
+    and the `settings`/`app`/`server`/`browser` fixtures talk to it, and it sends webhooks to `server`.
+    """
+    from webhook_app.sandbox import PathOnlyHandler, create_sandbox_app
+
+    sandbox_app = create_sandbox_app(Settings(meta_app_secret=TEST_APP_SECRET))
+    live = LiveServer(sandbox_app, request_handler=PathOnlyHandler).start()
+    live.state = sandbox_app.extensions["sandbox"]
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def settings(database_url, tmp_path, request):
+    base = _settings(database_url, tmp_path)
+    if request.node.get_closest_marker("sandbox"):
+        from webhook_app.sandbox import sandbox_urls
+
+        base = base.with_overrides(**sandbox_urls(request.getfixturevalue("sandbox").url))
+    return base
+
+
+def _settings(database_url, tmp_path) -> Settings:
     return Settings(
         database_url=database_url,
         secret_key="test-secret-key",
         token_encryption_keys=(b"k" * 32,),
-        meta_app_secret="test-app-secret",
+        meta_app_secret=TEST_APP_SECRET,
         meta_verify_token="test-verify-token",
         bcrypt_rounds=4,
         var_dir=tmp_path / "var",
@@ -94,8 +121,10 @@ def app(settings):
 
 
 @pytest.fixture
-def server(app):
+def server(app, request):
     live = LiveServer(app).start()
+    if request.node.get_closest_marker("sandbox"):
+        request.getfixturevalue("sandbox").state.webhook_url = live.url + "/webhook"
     yield live
     live.stop()
 

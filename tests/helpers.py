@@ -34,9 +34,9 @@ def free_port() -> int:
 class LiveServer:
     """The Flask app served over real HTTP from a thread of the test process."""
 
-    def __init__(self, app, host: str = "127.0.0.1"):
+    def __init__(self, app, host: str = "127.0.0.1", request_handler=None):
         self.app = app
-        self._server = make_server(host, 0, app, threaded=True)
+        self._server = make_server(host, 0, app, threaded=True, request_handler=request_handler)
         self.url = f"http://{host}:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -126,7 +126,7 @@ def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a worker still booting may not answer in 1 s
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
@@ -177,3 +177,20 @@ class Gunicorn:
                 self.proc.wait()
         if self._log is not subprocess.DEVNULL:
             self._log.close()
+
+
+def consent(browser: Browser, start_path: str, decision: str = "approve") -> requests.Response:
+    """Click a Connect button, answer the sandbox's consent page, and follow the way back to the app.
+
+    Returns the app's answer to its OAuth callback (normally a 302 to the dashboard).
+    """
+    start = browser.get(start_path)
+    assert start.status_code == 302, start.text
+    dialog = start.headers["Location"]
+    page = browser.http.get(dialog, timeout=15)
+    assert page.status_code == 200 and "Approve" in page.text, page.text
+    answer = browser.http.post(dialog, data={"decision": decision}, allow_redirects=False, timeout=15)
+    assert answer.status_code == 302, answer.text
+    callback = answer.headers["Location"]
+    assert callback.startswith(browser.base_url), callback
+    return browser.get(callback[len(browser.base_url):])

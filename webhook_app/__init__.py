@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask import Flask, jsonify, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth, dashboard, db, errors, health, users, web, webhooks
+from . import accounts_api, auth, connect, dashboard, db, errors, health, users, web, webhooks
 from .api import create_api_blueprint
 from .config import Settings, load_settings
 from .extensions import csrf, limiter, login_manager
@@ -61,8 +61,9 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(connect.bp)
     app.register_blueprint(webhooks.bp)
-    app.register_blueprint(create_api_blueprint([]))
+    app.register_blueprint(create_api_blueprint([accounts_api.bp]))
 
     @app.context_processor
     def _settings():

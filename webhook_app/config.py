@@ -46,6 +46,7 @@ class Settings:
     tiktok_client_key: str | None = None
     tiktok_client_secret: str | None = None
     tiktok_api_url: str = "https://open.tiktokapis.com"
+    tiktok_auth_url: str = "https://www.tiktok.com"
     host: str = "127.0.0.1"
     port: int = 5000
     sandbox_port: int = 5001
@@ -72,6 +73,20 @@ class Settings:
     def sandbox_enabled(self) -> bool:
         """Meta and TikTok are imitated by the built-in sandbox when no Meta app is configured."""
         return not self.meta_app_id
+
+    @property
+    def meta_client_id(self) -> str:
+        """The OAuth client id sent to Meta; the sandbox accepts any id with the shared app secret."""
+        return self.meta_app_id or "sandbox-app"
+
+    @property
+    def tiktok_key(self) -> str:
+        return self.tiktok_client_key or "sandbox-client-key"
+
+    @property
+    def tiktok_secret(self) -> str:
+        """TikTok's client secret; with the sandbox, the shared META_APP_SECRET stands in."""
+        return self.tiktok_client_secret or self.meta_app_secret
 
     def with_overrides(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -183,6 +198,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path
         tiktok_client_key=env.get("TIKTOK_CLIENT_KEY"),
         tiktok_client_secret=env.get("TIKTOK_CLIENT_SECRET"),
         tiktok_api_url=env.get("TIKTOK_API_URL", "https://open.tiktokapis.com").rstrip("/"),
+        tiktok_auth_url=env.get("TIKTOK_AUTH_URL", "https://www.tiktok.com").rstrip("/"),
         host=host,
         port=port,
         sandbox_port=_int(env, "SANDBOX_PORT", 5001),

@@ -29,11 +29,23 @@ class Child:
 def children(settings: Settings) -> list[Child]:
     """Every long-running process of a local deployment (add yours here)."""
     python = sys.executable
-    return [
+    found = [
         Child("web", [python, "-m", "gunicorn", "--config", str(PROJECT_ROOT / "deployment" / "gunicorn.conf.py"),
                       "app:app"]),
         Child("webhooks", [python, "-m", "jobs.process_webhooks", "--follow"]),
     ]
+    if settings.sandbox_enabled:
+        found.insert(0, Child("sandbox", [python, "-m", "webhook_app.sandbox"]))
+    return found
+
+
+def sandbox_env(settings: Settings) -> dict[str, str]:
+    """Point every child at the local sandbox (META_GRAPH_URL and friends) unless set explicitly."""
+    if not settings.sandbox_enabled:
+        return {}
+    from .sandbox import sandbox_env as urls
+
+    return urls(f"http://{settings.host}:{settings.sandbox_port}")
 
 
 def _stop(procs: list[tuple[Child, subprocess.Popen]]) -> None:
@@ -70,6 +82,8 @@ def main() -> int:
         return 2
     print(f"Migrations: {len(applied)} applied.", flush=True)
 
+    for name, value in sandbox_env(settings).items():
+        env.setdefault(name, value)
     env.setdefault("HOST", settings.host)
     env.setdefault("PORT", str(settings.port))
     procs: list[tuple[Child, subprocess.Popen]] = []
@@ -89,6 +103,8 @@ def main() -> int:
         url = f"http://{settings.host}:{settings.port}"
         print(f"\nInsta Connect is running at {url}\n"
               f"  Create an account at {url}/auth/register, then log in at {url}/auth/login.\n"
+              + (f"  Meta/TikTok sandbox: http://{settings.host}:{settings.sandbox_port}/_sandbox/\n"
+                 if settings.sandbox_enabled else "") +
               f"  Ctrl-C stops everything.\n", flush=True)
         while not stopping:
             for child, proc in procs:
