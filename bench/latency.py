@@ -56,6 +56,7 @@ def main(argv=None) -> dict:
             worker.send_signal(signal.SIGTERM)
             worker.wait(30)
             stop(web)
+        statuses = dict(sql(url, "SELECT status, count(*) FROM webhook_events GROUP BY status"))
         rows = sql(url, "SELECT extract(epoch FROM d.done_at - e.received_at) * 1000 FROM webhook_events e "
                         "JOIN bench_done d ON d.event_id = e.id")
         latencies = [float(r[0]) for r in rows]
@@ -66,7 +67,7 @@ def main(argv=None) -> dict:
         print(f"  sent {result['sent']} deliveries at {result['send_rate']:.0f}/s (intake p50 "
               f"{result['intake_p50_ms']:.1f} ms, p99 {result['intake_p99_ms']:.1f} ms), statuses {sent['statuses']}")
         print(f"  receiver's insert -> processed: p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-              f"max {result['max_ms']:.1f} ms over {result['processed']} events "
+              f"max {result['max_ms']:.1f} ms over {result['processed']} events {statuses} "
               f"(targets p50 < 50 ms: {'met' if result['p50_ms'] < 50 else 'MISSED'}, "
               f"p99 < 250 ms: {'met' if result['p99_ms'] < 250 else 'MISSED'})", flush=True)
         return result

@@ -128,9 +128,9 @@ class Processor:
                 log.exception("%s: unexpected error; going on in %.0fs", name, DB_RETRY_PAUSE)
                 self.stop_requested.wait(DB_RETRY_PAUSE)
                 continue
-            pause = self.poll_interval if due is None else min(self.poll_interval, max(due, 0.0))
-            if pause > 0:
-                wake.wait(pause)
+            # Due but not claimable means another worker is taking it right now: a short nap, no spin.
+            pause = self.poll_interval if due is None else min(self.poll_interval, max(due, 0.01))
+            wake.wait(pause)
 
     def _keep_leases(self) -> None:
         """Extend this process's leases at a third of their length, so only a dead worker loses them."""
