@@ -123,7 +123,8 @@ def test_receiver_needs_no_csrf_token_or_session(server, sql):
 
 _header_names = st.sampled_from(["X-Hub-Signature-256", "X-Hub-Signature", "x-hub-signature-256", "Content-Type"])
 _header_values = st.one_of(
-    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80),
+    # requests refuses to send a value with leading whitespace, so none is generated.
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80).map(str.lstrip),
     st.builds(lambda h: "sha256=" + h, st.text(alphabet="0123456789abcdefABCDEF", min_size=0, max_size=70)),
 )
 _bodies = st.one_of(
