@@ -26,3 +26,6 @@ test: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+bench-dashboard: $(VENV)/.installed-dev
+	$(PY) -m bench.dashboard

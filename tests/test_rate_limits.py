@@ -51,3 +51,21 @@ def test_registrations_are_limited_per_ip(app, browser):
     app.config["RATELIMITS"]["RATELIMIT_REGISTER"] = "3 per hour"
     codes = [AuthActions(browser).register(f"user{i}@example.com", "correct horse").status_code for i in range(4)]
     assert codes == [302, 302, 302, 429]
+
+
+def test_api_limit_counts_anonymous_callers_by_ip(app, browser):
+    app.config["RATELIMITS"]["RATELIMIT_API_ANONYMOUS"] = "3 per 15 minutes"
+    codes = [browser.api("GET", "/api/accounts").status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+    refused = browser.api("GET", "/api/pages")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "error" in refused.json()
+
+
+def test_api_limit_counts_logged_in_users_separately(app, server, auth, browser):
+    app.config["RATELIMITS"]["RATELIMIT_API_USER"] = "2 per 15 minutes"
+    auth.register("first@example.com", "correct horse")
+    assert [browser.api("GET", "/api/accounts").status_code for _ in range(3)] == [200, 200, 429]
+    other = Browser(server.url)
+    AuthActions(other).register("second@example.com", "correct horse")
+    assert other.api("GET", "/api/accounts").status_code == 200

@@ -6,7 +6,8 @@ from datetime import timedelta
 from flask import Flask, jsonify, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import accounts_api, auth, connect, dashboard, db, errors, health, users, web, webhooks
+from . import (accounts_api, auth, connect, dashboard, db, errors, events_api, health, inbox_api,
+               token_health_api, users, web, webhooks)
 from .api import create_api_blueprint
 from .config import Settings, load_settings
 from .extensions import csrf, limiter, login_manager
@@ -52,10 +53,10 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     database = db.Database(database_url, maxconn=settings.db_pool_max)
     db.init_app(app, database)
     app.session_interface = PostgresSessionInterface(app, database)
+    web.init_app(app)  # first, so even a refused request carries its request id
     csrf.init_app(app)
     limiter.init_app(app)
     _init_login(app)
-    web.init_app(app)
     errors.init_app(app)
 
     app.register_blueprint(health.bp)
@@ -63,7 +64,8 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(connect.bp)
     app.register_blueprint(webhooks.bp)
-    app.register_blueprint(create_api_blueprint([accounts_api.bp]))
+    app.register_blueprint(create_api_blueprint([accounts_api.bp, events_api.bp, inbox_api.bp, token_health_api.bp]))
+    token_health_api.init_app(app)
 
     @app.context_processor
     def _settings():

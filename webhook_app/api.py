@@ -16,5 +16,6 @@ def create_api_blueprint(areas: list[Blueprint]) -> Blueprint:
     api = Blueprint("api", __name__, url_prefix="/api")
     for area in areas:
         api.register_blueprint(area)
-    limiter.limit(_api_limit, key_func=user_or_ip, scope="api")(api)
+    # One counter across every /api/ route (shared scope), not one per route.
+    limiter.shared_limit(_api_limit, scope="api", key_func=user_or_ip)(api)
     return api

@@ -63,6 +63,8 @@ class Settings:
     webhook_lease_seconds: float = 15.0
     webhook_retention_days: int = 30
     token_refresh_window_days: int = 7
+    token_refresh_concurrency: int = 4
+    token_health_cache_seconds: int = 300
     trusted_proxy_count: int = 0
 
     @property
@@ -214,5 +216,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path
         webhook_lease_seconds=_floats(env, "WEBHOOK_LEASE_SECONDS", (15.0,))[0],
         webhook_retention_days=_int(env, "WEBHOOK_RETENTION_DAYS", 30),
         token_refresh_window_days=_int(env, "TOKEN_REFRESH_WINDOW_DAYS", 7),
+        token_refresh_concurrency=_int(env, "TOKEN_REFRESH_CONCURRENCY", 4),
+        token_health_cache_seconds=_int(env, "TOKEN_HEALTH_CACHE_SECONDS", 300),
         trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
     )

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, jsonify, request
 
-from .state import META_FAULTS, SandboxError, SandboxState, meta_error
+from .state import META_FAULTS, Fault, SandboxError, SandboxState, meta_error
 
 
 def state() -> SandboxState:
@@ -77,8 +77,11 @@ def api_route(api: str):
             if sandbox.latency_ms:
                 time.sleep(sandbox.latency_ms / 1000)
             subject = kwargs.get("object_id")
+            usage = sandbox.usage_now()
             try:
                 fault = sandbox.take_fault(api, request.path)
+                if fault is None and usage > 100:
+                    fault = Fault(4)  # over the call limit set with set_call_limit
                 if fault is not None:
                     raise fault_error(api, fault.code, fault.subcode)
                 body = view(*args, **kwargs)
@@ -88,7 +91,7 @@ def api_route(api: str):
             limited = isinstance(body, dict) and isinstance(body.get("error"), dict) and (
                 body["error"].get("code") in (4, 17, 32, 341, 613) or str(body["error"].get("code", "")).startswith("800"))
             if api != "tiktok":
-                percent = 100.0 if limited else sandbox.usage_percent
+                percent = 100.0 if limited else usage
                 headers.update(_usage_headers(percent, subject, regain_minutes=5 if limited else 0))
             response = jsonify(body)
             response.status_code = status

@@ -10,6 +10,7 @@ import secrets
 import string
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -182,6 +183,8 @@ class SandboxState:
             self.faults: list[Fault] = []
             self.usage_percent: float = 3.0
             self.latency_ms: int = 0
+            self.call_limit: tuple[int, float] | None = None   # (calls, per seconds), like Meta's app limit
+            self._recent_calls: deque[float] = deque()
             self.calls: list[tuple[str, str]] = []
             self.sent_webhooks: list[dict] = []
             self.seed_default()
@@ -415,6 +418,24 @@ class SandboxState:
     def set_usage(self, percent: float) -> None:
         with self.lock:
             self.usage_percent = float(percent)
+
+    def set_call_limit(self, calls: int | None, window_seconds: float = 60.0) -> None:
+        """Report usage as the share of `calls` made in the last `window_seconds`; above 100% refuse (code 4)."""
+        with self.lock:
+            self.call_limit = (int(calls), float(window_seconds)) if calls else None
+            self._recent_calls.clear()
+
+    def usage_now(self) -> float:
+        """The usage percentage this call sees: the set level, or the share of the call limit used."""
+        with self.lock:
+            if self.call_limit is None:
+                return self.usage_percent
+            calls, window = self.call_limit
+            now = time.monotonic()
+            self._recent_calls.append(now)
+            while self._recent_calls and self._recent_calls[0] < now - window:
+                self._recent_calls.popleft()
+            return max(self.usage_percent, 100.0 * len(self._recent_calls) / calls)
 
     def set_latency(self, ms: int) -> None:
         with self.lock:

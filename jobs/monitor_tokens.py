@@ -1,0 +1,62 @@
+"""`python -m jobs.monitor_tokens`: validate every account's token with Meta / TikTok, in batches (every 30 min).
+
+Answers still fresh in the shared cache are not asked again. A token Meta calls invalid marks its account
+`needs_reauth` (the dashboard shows a Reconnect banner). Exit 1 only when the job itself broke.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections import Counter
+
+from webhook_app import token_health, tokens
+from webhook_app.job_runtime import job_settings, open_database, stop_on_signal
+from webhook_app.vault import from_settings as vault_from_settings
+
+log = logging.getLogger("jobs.monitor_tokens")
+
+
+def run(settings, *, batch: int = 100, pause: float = 0.0, stop=None) -> Counter:
+    """Check every account whose cached answer is stale; returns counts by status (and 'cached', 'unchecked')."""
+    database = open_database(settings, "monitor-tokens", maxconn=2)
+    vault, clients = vault_from_settings(settings), tokens.Clients.from_settings(settings)
+    counts: Counter = Counter()
+    try:
+        for i, row in enumerate(token_health.targets(database, None, batch=batch)):
+            if stop is not None and stop.is_set():
+                break
+            if token_health.is_fresh(row, settings.token_health_cache_seconds):
+                counts["cached"] += 1
+                continue
+            checked = token_health.validate(database, vault, clients, row)
+            counts["unchecked" if checked["is_valid"] is None else
+                   token_health.status_of(checked, settings.token_refresh_window_days)] += 1
+            if pause and (i + 1) % batch == 0:
+                time.sleep(pause)  # spread a large fleet's checks out between batches
+    finally:
+        database.close()
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jobs.monitor_tokens", description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=100, help="accounts read and checked per batch")
+    parser.add_argument("--pause", type=float, default=0.0, help="seconds to wait between batches")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        settings = job_settings()
+        with stop_on_signal() as stop:
+            counts = run(settings, batch=args.batch, pause=args.pause, stop=stop)
+    except Exception:
+        log.exception("the token monitor job failed")
+        return 1
+    parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no accounts"
+    print(f"token check done in {time.monotonic() - started:.1f}s: {parts}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

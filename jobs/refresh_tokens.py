@@ -1,0 +1,144 @@
+"""`python -m jobs.refresh_tokens`: refresh every token expiring within the window (daily, 02:00 UTC).
+
+Exit status: 0 when the job ran (whatever Meta or TikTok answered for single accounts), 1 when the job
+itself broke (no database, a bug), 2 for bad arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from webhook_app import tokens
+from webhook_app.job_runtime import job_settings, open_database, stop_on_signal
+from webhook_app.vault import from_settings as vault_from_settings
+
+log = logging.getLogger("jobs.refresh_tokens")
+
+
+@dataclass
+class Summary:
+    outcomes: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    dry_run: bool = False
+    due: list[dict] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def rate(self) -> float:
+        return self.attempted / self.seconds if self.seconds else 0.0
+
+    def line(self) -> str:
+        if self.dry_run:
+            return f"dry run: {len(self.due)} token(s) would be refreshed; nothing was changed"
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) or "nothing due"
+        return f"refresh done: {self.attempted} account(s) in {self.seconds:.1f}s ({self.rate:.0f}/s): {parts}"
+
+
+class _Pacer:
+    """Shared by the workers: after a rate-limit answer nobody calls again until the wait is over."""
+
+    def __init__(self, max_pause: float):
+        self.max_pause = max_pause
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def hold(self, seconds: float | None) -> None:
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + min(self.max_pause, seconds or self.max_pause))
+
+    def wait(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            left = self._until - time.monotonic()
+            if left <= 0:
+                return
+            stop.wait(min(left, 1.0))
+
+
+def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 200, max_pause: float = 60.0,
+        progress_every: float = 10.0, stop: threading.Event | None = None, out=print,
+        client_options: dict | None = None) -> Summary:
+    """One run of the job; `out` receives the progress lines and the dry run's list."""
+    stop = stop or threading.Event()
+    database = open_database(settings, "refresh-tokens", maxconn=concurrency + 2)
+    summary = Summary(dry_run=dry_run)
+    started = time.monotonic()
+    try:
+        window = settings.token_refresh_window_days
+        if dry_run:
+            summary.due = tokens.list_due(database, window)
+            for row in summary.due:
+                out(f"would refresh {row['kind']}-{row['id']} ({row['name']}) by {tokens.METHODS[row['kind']]}, "
+                    f"expires {row['expires_at'].isoformat() if row['expires_at'] else 'never'}")
+            return summary
+        vault = vault_from_settings(settings)
+        local = threading.local()
+        pacer = _Pacer(max_pause)
+        run_started_at = datetime.now(timezone.utc)
+
+        def work(row: dict) -> tokens.Outcome | None:
+            if stop.is_set():
+                return None
+            if not hasattr(local, "clients"):
+                local.clients = tokens.Clients.from_settings(settings, **(client_options or {}))
+            pacer.wait(stop)
+            outcome = tokens.refresh(database, vault, local.clients, row)
+            if outcome.outcome == "rate_limited":
+                pacer.hold(outcome.retry_after)
+            return outcome
+
+        last_progress = time.monotonic()
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="refresh") as pool:
+            while not stop.is_set():
+                rows = tokens.claim_due(database, window, batch, run_started_at)
+                if not rows:
+                    break
+                for outcome in pool.map(work, rows):
+                    if outcome is not None:
+                        summary.outcomes[outcome.outcome] += 1
+                if time.monotonic() - last_progress >= progress_every:
+                    last_progress = time.monotonic()
+                    elapsed = last_progress - started
+                    out(f"progress: {summary.attempted} account(s) in {elapsed:.0f}s "
+                        f"({summary.attempted / elapsed:.0f}/s), {summary.outcomes['refreshed']} refreshed")
+        return summary
+    finally:
+        summary.seconds = time.monotonic() - started
+        database.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jobs.refresh_tokens", description=__doc__.splitlines()[0])
+    parser.add_argument("--dry-run", action="store_true", help="list what would be refreshed; change nothing")
+    parser.add_argument("--concurrency", type=int,
+                        help="accounts refreshed at once (default: TOKEN_REFRESH_CONCURRENCY)")
+    parser.add_argument("--batch", type=int, default=200, help="accounts of each kind claimed at a time")
+    parser.add_argument("--max-pause", type=float, default=60.0,
+                        help="longest wait, in seconds, after a rate-limit answer (default 60)")
+    args = parser.parse_args(argv)
+    if (args.concurrency is not None and args.concurrency < 1) or args.batch < 1:
+        parser.error("--concurrency and --batch must be at least 1")
+    try:
+        settings = job_settings()
+        with stop_on_signal() as stop:
+            summary = run(settings, dry_run=args.dry_run,
+                          concurrency=args.concurrency or settings.token_refresh_concurrency, batch=args.batch,
+                          max_pause=args.max_pause, stop=stop, out=lambda line: print(line, flush=True))
+    except Exception:
+        log.exception("the token refresh job failed")
+        return 1
+    print(summary.line(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
