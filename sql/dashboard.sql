@@ -100,13 +100,3 @@ WHERE user_id = %(user_id)s
        OR (coalesce(occurred_at, created_at), id) < (%(before_at)s::timestamptz, %(before_id)s::bigint))
 ORDER BY coalesce(occurred_at, created_at) DESC, id DESC
 LIMIT %(limit)s;
-
--- retry_user_webhook_event --
--- Put one of a user's failed or dead-letter events back in the queue, due now, and wake the processors.
-WITH retried AS (
-    UPDATE webhook_events
-    SET status = 'pending', run_at = now(), locked_by = NULL, lease_expires_at = NULL, updated_at = now()
-    WHERE id = %(event_id)s AND user_id = %(user_id)s AND status IN ('failed', 'dead_letter')
-    RETURNING id
-)
-SELECT id, pg_notify('webhook_events', id::text) FROM retried;

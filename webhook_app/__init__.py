@@ -7,7 +7,7 @@ from flask import Flask, jsonify, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import (accounts_api, auth, connect, dashboard, db, errors, events_api, health, inbox_api,
-               metrics_api, templates_api, token_health_api, users, web, webhook_health_api)
+               metrics_api, templates_api, token_health_api, users, web, webhook_health_api, webhooks)
 from .api import create_api_blueprint
 from .config import Settings, load_settings
 from .extensions import csrf, limiter, login_manager
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(connect.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(create_api_blueprint([
         accounts_api.bp, events_api.bp, inbox_api.bp, token_health_api.bp, templates_api.bp,
         webhook_health_api.bp, metrics_api.bp,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from . import queue
 from .db import Database
 from .listing import BadListRequest, decode_cursor, page
 
@@ -50,7 +51,7 @@ def retry_event(db: Database, user_id: int, event_id: int) -> dict | None:
     event = get_event(db, user_id, event_id)
     if event is None:
         return None
-    if db.one("retry_user_webhook_event", user_id=user_id, event_id=event_id) is None:
+    if not queue.retry(db, event_id, user_id):
         raise NotRetryable(f"Only failed or dead-letter events can be retried; this one is {event['status']}.")
     return get_event(db, user_id, event_id)
 

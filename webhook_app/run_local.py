@@ -32,6 +32,7 @@ def children(settings: Settings) -> list[Child]:
     found = [
         Child("web", [python, "-m", "gunicorn", "--config", str(PROJECT_ROOT / "deployment" / "gunicorn.conf.py"),
                       "app:app"]),
+        Child("webhooks", [python, "-m", "jobs.process_webhooks", "--follow"]),
         # Queued background jobs, e.g. the template sync right after a WhatsApp account connects.
         Child("jobs", [python, "-m", "jobs.sync_templates", "--follow"]),
     ]

@@ -1,0 +1,89 @@
+"""Drain benchmark: 100,000 pending events through the real processor (no-op and inbox handlers),
+and Procrastinate draining 100,000 no-op jobs on the same PostgreSQL.
+
+    python -m bench.drain [--events 100000] [--workers 2] [--batch-size 200]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+
+from bench.common import BENCH_VENV_PYTHON, ROOT, Postgres, machine, settings_for, sql
+from jobs.process_webhooks import Processor
+
+# One delivery holding every event; each event's entry carries a field with no handler (no-op:
+# processed with a note) or one Instagram message (an inbox row each).
+SEED = """
+WITH d AS (INSERT INTO webhook_deliveries (body_sha256, object, entry_count)
+           VALUES (sha256(%(tag)s::bytea), 'instagram', %(n)s) RETURNING id)
+INSERT INTO webhook_events (delivery_id, entry_index, object, field, entry_id, payload)
+SELECT d.id, i, 'instagram', %(field)s, 'ig-bench',
+       CASE WHEN %(field)s = 'messaging'
+            THEN jsonb_build_object('id', 'ig-bench', 'messaging', jsonb_build_array(jsonb_build_object(
+                 'sender', jsonb_build_object('id', 'c' || (i %% 97)), 'recipient', jsonb_build_object('id', 'ig-bench'),
+                 'timestamp', 1700000000000 + i, 'message', jsonb_build_object('mid', 'mid.' || i, 'text', 'hello ' || i))))
+            ELSE jsonb_build_object('id', 'ig-bench', 'changes', jsonb_build_array(
+                 jsonb_build_object('field', 'bench_noop', 'value', jsonb_build_object('n', i))))
+       END
+FROM d, generate_series(0, %(n)s - 1) AS i;
+"""
+
+
+def drain_ours(pg: Postgres, name: str, field: str, events: int, workers: int, batch_size: int) -> dict:
+    url = pg.fresh(name)
+    sql(url, SEED, {"tag": name, "n": events, "field": field})
+    sql(url, "VACUUM ANALYZE webhook_events")
+    processor = Processor(settings_for(url), workers=workers, batch_size=batch_size)
+    started = time.perf_counter()
+    totals = processor.run_once()
+    elapsed = time.perf_counter() - started
+    processor.close()
+    left = sql(url, "SELECT count(*) FROM webhook_events WHERE status <> 'processed'")[0][0]
+    inbox = sql(url, "SELECT count(*) FROM interactions")[0][0]
+    assert left == 0 and totals.processed == events, (left, totals)
+    return {"events": events, "seconds": elapsed, "rate": events / elapsed, "inbox_rows": inbox}
+
+
+def drain_procrastinate(pg: Postgres, jobs: int, concurrency: int) -> dict:
+    if not BENCH_VENV_PYTHON.exists():
+        raise SystemExit("bench/.venv is missing: python3 -m venv bench/.venv && "
+                         "bench/.venv/bin/pip install procrastinate==3.10.0 'psycopg[binary]'")
+    url = pg.fresh("bench_procrastinate", migrated=False)
+    out = subprocess.run([str(BENCH_VENV_PYTHON), str(ROOT / "bench" / "procrastinate_drain.py"), url,
+                          str(jobs), str(concurrency)], capture_output=True, text=True, timeout=3600)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m bench.drain")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--procrastinate-concurrency", type=int, default=10)
+    args = parser.parse_args(argv)
+    pg = Postgres()
+    try:
+        print(f"drain benchmark · {machine()} · PostgreSQL {pg.version()}", flush=True)
+        noop = drain_ours(pg, "bench_drain_noop", "bench_noop", args.events, args.workers, args.batch_size)
+        print(f"  ours, no-op handler:    {noop['events']} events in {noop['seconds']:.2f}s = {noop['rate']:,.0f}/s", flush=True)
+        real = drain_ours(pg, "bench_drain_inbox", "messaging", args.events, args.workers, args.batch_size)
+        print(f"  ours, inbox handlers:   {real['events']} events in {real['seconds']:.2f}s = {real['rate']:,.0f}/s "
+              f"({real['inbox_rows']} inbox rows)", flush=True)
+        proc = drain_procrastinate(pg, args.events, args.procrastinate_concurrency)
+        print(f"  Procrastinate {proc['version']}, no-op: {proc['jobs']} jobs in {proc['seconds']:.2f}s = "
+              f"{proc['rate']:,.0f}/s (concurrency {proc['concurrency']})", flush=True)
+        ratio = noop["rate"] / proc["rate"]
+        print(f"  ratio no-op ours / Procrastinate: {ratio:.1f}x (target >= 10x); "
+              f"no-op target >= 5,000/s: {'met' if noop['rate'] >= 5000 else 'MISSED'}", flush=True)
+        return {"noop": noop, "inbox": real, "procrastinate": proc, "ratio": ratio,
+                "workers": args.workers, "batch_size": args.batch_size}
+    finally:
+        pg.close()
+
+
+if __name__ == "__main__":
+    main()
