@@ -69,6 +69,3 @@ ON CONFLICT ((user_id IS NULL)) WHERE user_id IS NULL DO UPDATE SET verified_at 
 -- The app-wide health record (verification, totals, unknown owners).
 SELECT * FROM webhook_health WHERE user_id IS NULL;
 
--- user_webhook_health --
--- One user's webhook health record.
-SELECT * FROM webhook_health WHERE user_id = %(user_id)s;
