@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 import time
 from collections import Counter
 
 from webhook_app import token_health, tokens
-from webhook_app.job_runtime import job_settings, open_database, stop_on_signal
+from jobs.common import job_settings, open_database, stop_on_signals
 from webhook_app.vault import from_settings as vault_from_settings
 
 log = logging.getLogger("jobs.monitor_tokens")
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         settings = job_settings()
-        with stop_on_signal() as stop:
+        stop = threading.Event()
+        with stop_on_signals(stop):
             counts = run(settings, batch=args.batch, pause=args.pause, stop=stop)
     except Exception:
         log.exception("the token monitor job failed")

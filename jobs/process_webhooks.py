@@ -13,13 +13,11 @@ import argparse
 import logging
 import os
 import select
-import signal
 import socket
 import sys
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg2
@@ -213,21 +211,6 @@ class Processor:
         self.db.close()
 
 
-@contextmanager
-def stop_on_signals(stop: threading.Event):
-    """SIGTERM and SIGINT set the stop flag; the previous handlers are put back afterwards."""
-    def _request_stop(signum, frame):
-        log.info("Stop requested (%s): finishing the batch in hand", signal.Signals(signum).name)
-        stop.set()
-
-    old = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m jobs.process_webhooks", description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -244,7 +227,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
-    from jobs.common import job_settings
+    from jobs.common import job_settings, stop_on_signals
 
     args = parse_args(argv)
     settings = job_settings()

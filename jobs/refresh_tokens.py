@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from webhook_app import tokens
-from webhook_app.job_runtime import job_settings, open_database, stop_on_signal
+from jobs.common import job_settings, open_database, stop_on_signals
 from webhook_app.vault import from_settings as vault_from_settings
 
 log = logging.getLogger("jobs.refresh_tokens")
@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--concurrency and --batch must be at least 1")
     try:
         settings = job_settings()
-        with stop_on_signal() as stop:
+        stop = threading.Event()
+        with stop_on_signals(stop):
             summary = run(settings, dry_run=args.dry_run,
                           concurrency=args.concurrency or settings.token_refresh_concurrency, batch=args.batch,
                           max_pause=args.max_pause, stop=stop, out=lambda line: print(line, flush=True))

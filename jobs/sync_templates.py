@@ -9,14 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import select
-import signal
 import sys
 import threading
-from contextlib import contextmanager
 
 import psycopg2
 
-from jobs.common import job_settings
+from jobs.common import job_settings, stop_on_signals
 from webhook_app import background_jobs, graph, templates_sync
 from webhook_app.config import Settings
 from webhook_app.db import Database
@@ -72,20 +70,6 @@ def follow(db: Database, settings: Settings, stop: threading.Event) -> None:
             stop.wait(settings.jobs_poll_seconds)
     if conn is not None:
         conn.close()
-
-
-@contextmanager
-def stop_on_signals(stop: threading.Event):
-    def _request_stop(signum, frame):
-        log.info("Stop requested (%s): finishing the job in hand", signal.Signals(signum).name)
-        stop.set()
-
-    old = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
 
 
 def main(argv=None) -> int:
