@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 # Errors that mean "the database is not there", as opposed to a bug in a query.
 _UNAVAILABLE = (psycopg2.OperationalError, psycopg2.InterfaceError)
+# How long a thread waits for a free pooled connection before the request answers 503.
+POOL_WAIT_SECONDS = 5
 
 
 class _Connection(psycopg2.extensions.connection):
@@ -38,6 +40,7 @@ class Database:
         self.maxconn = maxconn
         self.application_name = application_name
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._free: threading.BoundedSemaphore | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
 
@@ -53,6 +56,8 @@ class Database:
                     # psycopg2 closes every returned connection beyond minconn; raising it after
                     # construction keeps up to maxconn open for reuse without opening them up front.
                     self._pool.minconn = self.maxconn
+                    # psycopg2's pool refuses at once when every connection is out; threads queue here instead.
+                    self._free = threading.BoundedSemaphore(self.maxconn)
                     self._pid = os.getpid()
         return self._pool
 
@@ -61,8 +66,15 @@ class Database:
         """A connection in a transaction: committed on success, rolled back on error, then returned."""
         try:
             pool = self._get_pool()
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(str(exc).strip() or exc.__class__.__name__) from None
+        free = self._free
+        if not free.acquire(timeout=POOL_WAIT_SECONDS):
+            raise DatabaseUnavailable(f"no free database connection within {POOL_WAIT_SECONDS}s")
+        try:
             conn = pool.getconn()
         except (_UNAVAILABLE + (psycopg2.pool.PoolError,)) as exc:
+            free.release()
             raise DatabaseUnavailable(str(exc).strip() or exc.__class__.__name__) from None
         broken = False
         try:
@@ -79,6 +91,7 @@ class Database:
             raise
         finally:
             pool.putconn(conn, close=broken or bool(conn.closed))
+            free.release()
 
     @contextmanager
     def cursor(self) -> Iterator[psycopg2.extras.RealDictCursor]:
