@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import queue
 import sys
 import threading
 import time
@@ -96,15 +97,37 @@ def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 2
                 pacer.hold(outcome.retry_after)
             return outcome
 
+        # Claim more while the workers still have a queue, so none waits for a batch's slowest account.
+        results: queue.Queue = queue.Queue()
+        in_flight, exhausted = 0, False
         last_progress = time.monotonic()
+
+        def task(row: dict) -> None:
+            try:
+                results.put(work(row))
+            except BaseException as exc:  # the job itself broke (no database, a bug): main() reports it
+                results.put(exc)
+
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="refresh") as pool:
-            while not stop.is_set():
-                rows = tokens.claim_due(database, window, batch, run_started_at)
-                if not rows:
+            while True:
+                if not exhausted and not stop.is_set() and in_flight <= concurrency:
+                    rows = tokens.claim_due(database, window, batch, run_started_at)
+                    exhausted = not rows
+                    for row in rows:
+                        pool.submit(task, row)
+                    in_flight += len(rows)
+                if in_flight == 0:
                     break
-                for outcome in pool.map(work, rows):
-                    if outcome is not None:
-                        summary.outcomes[outcome.outcome] += 1
+                try:
+                    outcome = results.get(timeout=1.0)
+                except queue.Empty:
+                    continue
+                in_flight -= 1
+                if isinstance(outcome, BaseException):
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise outcome
+                if outcome is not None:
+                    summary.outcomes[outcome.outcome] += 1
                 if time.monotonic() - last_progress >= progress_every:
                     last_progress = time.monotonic()
                     elapsed = last_progress - started

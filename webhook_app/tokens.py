@@ -96,33 +96,31 @@ def claim_account(db: Database, user_id: int, account_id: str) -> dict | None:
 
 
 def refresh(db: Database, vault: Vault, clients: Clients, row: dict) -> Outcome:
-    """Refresh one claimed account, record the attempt, and update its status accordingly."""
+    """Refresh one claimed account; its new token (or status) and the log row go in one transaction."""
     kind = row["kind"]
     outcome = Outcome(kind, row["id"], row["user_id"], row["name"], METHODS[kind], "refreshed")
     started = time.perf_counter()
     try:
-        _REFRESHERS[kind](db, vault, clients, row)
+        writes = _REFRESHERS[kind](vault, clients, row)
     except (graph.ReauthorizationRequired, accounts.TokenUnavailable) as exc:
         outcome.outcome = "needs_reauth"
         _failed(outcome, exc)
-        db.one("mark_needs_reauth", kind=kind, id=row["id"], reason=_reason(exc))
-    except graph.RateLimited as exc:
-        outcome.outcome, outcome.retry_after = "rate_limited", exc.retry_after
-        _failed(outcome, exc)
-        db.one("defer_token_refresh", kind=kind, id=row["id"], retry_seconds=RETRY_LATER_SECONDS)
-    except graph.Transient as exc:
-        outcome.outcome = "transient"
-        _failed(outcome, exc)
-        db.one("defer_token_refresh", kind=kind, id=row["id"], retry_seconds=RETRY_LATER_SECONDS)
+        writes = [("mark_needs_reauth", {"kind": kind, "id": row["id"], "reason": _reason(exc)})]
     except graph.GraphError as exc:
-        # Refused for another reason (a bug, a bad parameter): not the user's to fix; an operator reads the log.
-        outcome.outcome = "failed"
+        # Rate limits and transient failures wait for the next run; anything else (a bug, a bad parameter) is
+        # not the user's to fix either: the account is left as it is and an operator reads the log.
+        outcome.outcome = ("rate_limited" if isinstance(exc, graph.RateLimited)
+                           else "transient" if isinstance(exc, graph.Transient) else "failed")
+        outcome.retry_after = getattr(exc, "retry_after", None)
         _failed(outcome, exc)
-        db.one("defer_token_refresh", kind=kind, id=row["id"], retry_seconds=RETRY_LATER_SECONDS)
+        writes = [("defer_token_refresh", {"kind": kind, "id": row["id"], "retry_seconds": RETRY_LATER_SECONDS})]
     outcome.duration_ms = int((time.perf_counter() - started) * 1000)
-    db.run("log_token_refresh", user_id=row["user_id"], kind=kind, account_id=row["id"], method=outcome.method,
-           outcome=outcome.outcome, error_code=outcome.error_code, error_message=outcome.message,
-           duration_ms=outcome.duration_ms)
+    with db.cursor() as cur:
+        for name, params in writes:
+            execute(cur, name, **params)
+        execute(cur, "log_token_refresh", user_id=row["user_id"], kind=kind, account_id=row["id"],
+                method=outcome.method, outcome=outcome.outcome, error_code=outcome.error_code,
+                error_message=outcome.message, duration_ms=outcome.duration_ms)
     log.info("token refresh %s-%s (%s): %s%s", kind, row["id"], outcome.method, outcome.outcome,
              f" code={outcome.error_code}" if outcome.error_code else "")
     return outcome
@@ -139,42 +137,40 @@ def _reason(exc: Exception) -> str:
     return f"The token was refused ({getattr(exc, 'message', None) or exc}); connect the account again."[:500]
 
 
-def _refresh_user_token(db: Database, vault: Vault, clients: Clients, row: dict) -> None:
+# A refresher asks the provider and returns what to write (named queries and their parameters).
+Writes = list[tuple[str, dict]]
+
+
+def _saved(vault: Vault, row: dict, fresh: dict, refresh_token: str | None = None) -> tuple[str, dict]:
+    return ("save_refreshed_token", {
+        "kind": row["kind"], "id": row["id"], "expires_at": accounts.expires_from(fresh.get("expires_in")),
+        "refresh_expires_at": accounts.expires_from(fresh.get("refresh_expires_in")) if refresh_token else None,
+        **vault.seal_columns("access_token", fresh["access_token"]),
+        **vault.seal_columns("refresh_token", refresh_token)})
+
+
+def _refresh_user_token(vault: Vault, clients: Clients, row: dict) -> Writes:
     """`fb_exchange_token` again; a Facebook login's Page tokens are derived again from the new token."""
     fresh = clients.meta.long_lived_token(accounts.open_token(vault, row))
-    token = fresh["access_token"]
     pages = []
     if row["kind"] == "meta":
-        pages = list(clients.meta.paginate("/me/accounts", token, limit=100, fields="id,access_token"))
-    with db.cursor() as cur:
-        for page in pages:
-            if page.get("access_token"):
-                execute(cur, "save_page_token", meta_account_id=row["id"], page_id=page["id"],
-                        **vault.seal_columns("access_token", page["access_token"]))
-        execute(cur, "save_refreshed_token", kind=row["kind"], id=row["id"],
-                expires_at=accounts.expires_from(fresh.get("expires_in")),
-                refresh_token_ciphertext=None, refresh_token_key_id=None, refresh_expires_at=None,
-                **vault.seal_columns("access_token", token))
+        pages = list(clients.meta.paginate("/me/accounts", fresh["access_token"], limit=100,
+                                           fields="id,access_token"))
+    return [("save_page_token", {"meta_account_id": row["id"], "page_id": page["id"],
+                                 **vault.seal_columns("access_token", page["access_token"])})
+            for page in pages if page.get("access_token")] + [_saved(vault, row, fresh)]
 
 
-def _refresh_instagram(db: Database, vault: Vault, clients: Clients, row: dict) -> None:
-    fresh = clients.instagram.refresh_token(accounts.open_token(vault, row))
-    db.one("save_refreshed_token", kind="instagram", id=row["id"],
-           expires_at=accounts.expires_from(fresh.get("expires_in")),
-           refresh_token_ciphertext=None, refresh_token_key_id=None, refresh_expires_at=None,
-           **vault.seal_columns("access_token", fresh["access_token"]))
+def _refresh_instagram(vault: Vault, clients: Clients, row: dict) -> Writes:
+    return [_saved(vault, row, clients.instagram.refresh_token(accounts.open_token(vault, row)))]
 
 
-def _refresh_tiktok(db: Database, vault: Vault, clients: Clients, row: dict) -> None:
+def _refresh_tiktok(vault: Vault, clients: Clients, row: dict) -> Writes:
     fresh = clients.tiktok.refresh(accounts.open_token(vault, row, "refresh_token"))
-    db.one("save_refreshed_token", kind="tiktok", id=row["id"],
-           expires_at=accounts.expires_from(fresh.get("expires_in")),
-           refresh_expires_at=accounts.expires_from(fresh.get("refresh_expires_in")),
-           **vault.seal_columns("access_token", fresh["access_token"]),
-           **vault.seal_columns("refresh_token", fresh.get("refresh_token")))
+    return [_saved(vault, row, fresh, fresh.get("refresh_token"))]
 
 
-_REFRESHERS: dict[str, Callable[[Database, Vault, Clients, dict], None]] = {
+_REFRESHERS: dict[str, Callable[[Vault, Clients, dict], Writes]] = {
     "meta": _refresh_user_token, "whatsapp": _refresh_user_token,
     "instagram": _refresh_instagram, "tiktok": _refresh_tiktok,
 }
