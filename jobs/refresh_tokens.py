@@ -86,18 +86,20 @@ def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 2
         pacer = _Pacer(max_pause)
         run_started_at = datetime.now(timezone.utc)
 
-        def work(row: dict) -> tokens.Outcome | None:
+        def work(row: dict) -> tuple[tokens.Outcome, tokens.Writes] | None:
             if stop.is_set():
                 return None
             if not hasattr(local, "clients"):
                 local.clients = tokens.Clients.from_settings(settings, **(client_options or {}))
             pacer.wait(stop)
-            outcome = tokens.refresh(database, vault, local.clients, row)
+            outcome, writes = tokens.attempt(vault, local.clients, row)
             if outcome.outcome == "rate_limited":
                 pacer.hold(outcome.retry_after)
-            return outcome
+            return outcome, writes
 
-        # Claim more while the workers still have a queue, so none waits for a batch's slowest account.
+        # The workers only talk to Meta and TikTok; this thread claims more accounts before their queue runs
+        # dry and writes what they bring back, everything that arrived together in one transaction, so no
+        # worker waits for the database or for a batch's slowest account.
         results: queue.Queue = queue.Queue()
         in_flight, exhausted = 0, False
         last_progress = time.monotonic()
@@ -105,7 +107,7 @@ def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 2
         def task(row: dict) -> None:
             try:
                 results.put(work(row))
-            except BaseException as exc:  # the job itself broke (no database, a bug): main() reports it
+            except BaseException as exc:  # the job itself broke (a bug): main() reports it
                 results.put(exc)
 
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="refresh") as pool:
@@ -119,15 +121,24 @@ def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 2
                 if in_flight == 0:
                     break
                 try:
-                    outcome = results.get(timeout=1.0)
+                    arrived = [results.get(timeout=1.0)]
                 except queue.Empty:
                     continue
-                in_flight -= 1
-                if isinstance(outcome, BaseException):
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise outcome
-                if outcome is not None:
+                while len(arrived) < in_flight:
+                    try:
+                        arrived.append(results.get_nowait())
+                    except queue.Empty:
+                        break
+                in_flight -= len(arrived)
+                done = [item for item in arrived if isinstance(item, tuple)]
+                if done:
+                    tokens.record(database, done)
+                for outcome, _ in done:
                     summary.outcomes[outcome.outcome] += 1
+                broken = next((item for item in arrived if isinstance(item, BaseException)), None)
+                if broken is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise broken
                 if time.monotonic() - last_progress >= progress_every:
                     last_progress = time.monotonic()
                     elapsed = last_progress - started

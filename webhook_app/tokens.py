@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from . import accounts, graph
-from .db import Database, execute
+from .db import Database, execute, execute_many
 from .vault import Vault
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,10 @@ class Outcome:
                 "error_code": self.error_code, "message": self.message, "duration_ms": self.duration_ms}
 
 
+# What an attempt leaves to write: named queries and their parameters.
+Writes = list[tuple[str, dict]]
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -96,7 +100,18 @@ def claim_account(db: Database, user_id: int, account_id: str) -> dict | None:
 
 
 def refresh(db: Database, vault: Vault, clients: Clients, row: dict) -> Outcome:
-    """Refresh one claimed account; its new token (or status) and the log row go in one transaction."""
+    """Refresh one claimed account now: ask the provider, then write the outcome and its log row."""
+    outcome, writes = attempt(vault, clients, row)
+    record(db, [(outcome, writes)])
+    return outcome
+
+
+def attempt(vault: Vault, clients: Clients, row: dict) -> tuple[Outcome, Writes]:
+    """Ask the provider about one claimed account; returns what happened and what to write (nothing written yet).
+
+    The writes are the new token (or the account's new status) and the log row; `record` puts them in the
+    database in one transaction.
+    """
     kind = row["kind"]
     outcome = Outcome(kind, row["id"], row["user_id"], row["name"], METHODS[kind], "refreshed")
     started = time.perf_counter()
@@ -115,15 +130,25 @@ def refresh(db: Database, vault: Vault, clients: Clients, row: dict) -> Outcome:
         _failed(outcome, exc)
         writes = [("defer_token_refresh", {"kind": kind, "id": row["id"], "retry_seconds": RETRY_LATER_SECONDS})]
     outcome.duration_ms = int((time.perf_counter() - started) * 1000)
-    with db.cursor() as cur:
+    writes.append(("log_token_refresh", {
+        "user_id": row["user_id"], "kind": kind, "account_id": row["id"], "method": outcome.method,
+        "outcome": outcome.outcome, "error_code": outcome.error_code, "error_message": outcome.message,
+        "duration_ms": outcome.duration_ms}))
+    return outcome, writes
+
+
+def record(db: Database, attempts: list[tuple[Outcome, Writes]]) -> None:
+    """Write several attempts' outcomes and log rows in one transaction, each statement sent in batches."""
+    by_statement: dict[str, list[dict]] = {}
+    for _, writes in attempts:
         for name, params in writes:
-            execute(cur, name, **params)
-        execute(cur, "log_token_refresh", user_id=row["user_id"], kind=kind, account_id=row["id"],
-                method=outcome.method, outcome=outcome.outcome, error_code=outcome.error_code,
-                error_message=outcome.message, duration_ms=outcome.duration_ms)
-    log.info("token refresh %s-%s (%s): %s%s", kind, row["id"], outcome.method, outcome.outcome,
-             f" code={outcome.error_code}" if outcome.error_code else "")
-    return outcome
+            by_statement.setdefault(name, []).append(params)
+    with db.cursor() as cur:
+        for name, rows in by_statement.items():
+            execute_many(cur, name, rows)
+    for outcome, _ in attempts:
+        log.info("token refresh %s-%s (%s): %s%s", outcome.kind, outcome.account_id, outcome.method,
+                 outcome.outcome, f" code={outcome.error_code}" if outcome.error_code else "")
 
 
 def _failed(outcome: Outcome, exc: Exception) -> None:
@@ -135,10 +160,6 @@ def _failed(outcome: Outcome, exc: Exception) -> None:
 
 def _reason(exc: Exception) -> str:
     return f"The token was refused ({getattr(exc, 'message', None) or exc}); connect the account again."[:500]
-
-
-# A refresher asks the provider and returns what to write (named queries and their parameters).
-Writes = list[tuple[str, dict]]
 
 
 def _saved(vault: Vault, row: dict, fresh: dict, refresh_token: str | None = None) -> tuple[str, dict]:
