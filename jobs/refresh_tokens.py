@@ -65,12 +65,26 @@ class _Pacer:
             stop.wait(min(left, 1.0))
 
 
+def _arrived(results: queue.Queue, most: int) -> list:
+    """What the workers have handed back: waits up to a second for the first, then takes whatever is there."""
+    try:
+        arrived = [results.get(timeout=1.0)]
+    except queue.Empty:
+        return []
+    while len(arrived) < most:
+        try:
+            arrived.append(results.get_nowait())
+        except queue.Empty:
+            break
+    return arrived
+
+
 def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 200, max_pause: float = 60.0,
         progress_every: float = 10.0, stop: threading.Event | None = None, out=print,
         client_options: dict | None = None) -> Summary:
     """One run of the job; `out` receives the progress lines and the dry run's list."""
     stop = stop or threading.Event()
-    database = open_database(settings, "refresh-tokens", maxconn=concurrency + 2)
+    database = open_database(settings, "refresh-tokens", maxconn=2)  # only the main thread writes
     summary = Summary(dry_run=dry_run)
     started = time.monotonic()
     try:
@@ -86,8 +100,10 @@ def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 2
         pacer = _Pacer(max_pause)
         run_started_at = datetime.now(timezone.utc)
 
+        halt = threading.Event()  # the job broke: the accounts still queued are not attempted
+
         def work(row: dict) -> tuple[tokens.Outcome, tokens.Writes] | None:
-            if stop.is_set():
+            if stop.is_set() or halt.is_set():
                 return None
             if not hasattr(local, "clients"):
                 local.clients = tokens.Clients.from_settings(settings, **(client_options or {}))
@@ -111,39 +127,35 @@ def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 2
                 results.put(exc)
 
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="refresh") as pool:
-            while True:
-                if not exhausted and not stop.is_set() and in_flight <= concurrency:
-                    rows = tokens.claim_due(database, window, batch, run_started_at)
-                    exhausted = not rows
-                    for row in rows:
-                        pool.submit(task, row)
-                    in_flight += len(rows)
-                if in_flight == 0:
-                    break
-                try:
-                    arrived = [results.get(timeout=1.0)]
-                except queue.Empty:
-                    continue
-                while len(arrived) < in_flight:
-                    try:
-                        arrived.append(results.get_nowait())
-                    except queue.Empty:
+            try:
+                while True:
+                    if not exhausted and not stop.is_set() and in_flight <= concurrency:
+                        rows = tokens.claim_due(database, window, batch, run_started_at)
+                        exhausted = not rows
+                        for row in rows:
+                            pool.submit(task, row)
+                        in_flight += len(rows)
+                    if in_flight == 0:
                         break
-                in_flight -= len(arrived)
-                done = [item for item in arrived if isinstance(item, tuple)]
-                if done:
-                    tokens.record(database, done)
-                for outcome, _ in done:
-                    summary.outcomes[outcome.outcome] += 1
-                broken = next((item for item in arrived if isinstance(item, BaseException)), None)
-                if broken is not None:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise broken
-                if time.monotonic() - last_progress >= progress_every:
-                    last_progress = time.monotonic()
-                    elapsed = last_progress - started
-                    out(f"progress: {summary.attempted} account(s) in {elapsed:.0f}s "
-                        f"({summary.attempted / elapsed:.0f}/s), {summary.outcomes['refreshed']} refreshed")
+                    arrived = _arrived(results, in_flight)
+                    in_flight -= len(arrived)
+                    done = [item for item in arrived if isinstance(item, tuple)]
+                    if done:
+                        tokens.record(database, done)
+                    for outcome, _ in done:
+                        summary.outcomes[outcome.outcome] += 1
+                    broken = next((item for item in arrived if isinstance(item, BaseException)), None)
+                    if broken is not None:
+                        raise broken
+                    if time.monotonic() - last_progress >= progress_every:
+                        last_progress = time.monotonic()
+                        elapsed = last_progress - started
+                        out(f"progress: {summary.attempted} account(s) in {elapsed:.0f}s "
+                            f"({summary.attempted / elapsed:.0f}/s), {summary.outcomes['refreshed']} refreshed")
+            except BaseException:
+                halt.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         return summary
     finally:
         summary.seconds = time.monotonic() - started
