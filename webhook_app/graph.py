@@ -122,9 +122,9 @@ def parse_usage(headers) -> Usage:
 def _session(base_url: str) -> requests.Session:
     """A session that reads proxies and the CA bundle from the environment once, at creation.
 
-    requests otherwise looks up the proxy variables and ~/.netrc again for every call, about a third
-    of the client's CPU per call (profiled in the token refresh benchmark); ~/.netrc never applies to
-    Meta or TikTok, whose tokens travel in headers and bodies.
+    requests otherwise looks up the proxy variables and ~/.netrc again for every call, a large share of
+    the client's CPU per call in the token refresh benchmark's profile; ~/.netrc never applies to Meta or
+    TikTok, whose tokens travel in headers and bodies.
     """
     session = requests.Session()
     settled = session.merge_environment_settings(base_url, {}, None, None, None)  # requests' own reading

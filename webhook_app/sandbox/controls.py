@@ -1,8 +1,8 @@
 """The sandbox's own controls under /_sandbox/: a page of buttons and the JSON API behind them.
 
 Every action accepts JSON (tests, scripts) or a form post from the page (which then returns to it):
-expire / revoke / age tokens, inject Meta errors, report high usage, set a call limit, add latency, send signed sample
-webhooks, seed more Pages or templates, reset.
+expire / revoke / age tokens, inject Meta errors, report high usage, set a call limit, add latency,
+send signed sample webhooks, seed more Pages or templates, reset.
 """
 from __future__ import annotations
 

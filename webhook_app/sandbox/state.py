@@ -76,7 +76,7 @@ _TOKEN_ALPHABET = string.ascii_letters + string.digits
 
 def new_token(prefix: str, length: int = 120) -> str:
     # One read of random bytes, not one per character: secrets.choice costs a system call each time,
-    # which made minting a token the sandbox's largest cost under load (a sandbox token need not be uniform).
+    # a noticeable share of the sandbox's CPU under load (a sandbox token need not be perfectly uniform).
     return prefix + "".join(_TOKEN_ALPHABET[b % 62] for b in secrets.token_bytes(length))
 
 
