@@ -100,10 +100,8 @@ def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 2
         pacer = _Pacer(max_pause)
         run_started_at = datetime.now(timezone.utc)
 
-        halt = threading.Event()  # the job broke: the accounts still queued are not attempted
-
         def work(row: dict) -> tuple[tokens.Outcome, tokens.Writes] | None:
-            if stop.is_set() or halt.is_set():
+            if stop.is_set():
                 return None
             if not hasattr(local, "clients"):
                 local.clients = tokens.Clients.from_settings(settings, **(client_options or {}))
@@ -152,8 +150,7 @@ def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 2
                         elapsed = last_progress - started
                         out(f"progress: {summary.attempted} account(s) in {elapsed:.0f}s "
                             f"({summary.attempted / elapsed:.0f}/s), {summary.outcomes['refreshed']} refreshed")
-            except BaseException:
-                halt.set()
+            except BaseException:  # the job broke: the accounts still queued are not attempted
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         return summary

@@ -4,11 +4,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
 from jobs import monitor_tokens, refresh_tokens
 from tests.helpers import ROOT, app_env, consent
+from webhook_app.exceptions import DatabaseUnavailable
 from webhook_app.sandbox import sandbox_env
 from webhook_app.vault import Vault
 
@@ -219,6 +221,27 @@ def test_the_job_slows_down_as_usage_nears_the_limit_and_is_never_refused(auth, 
     assert summary.outcomes == {"refreshed": 14}
     assert 80 <= sandbox.state.usage_peak < 100  # it came near the limit, and never over it
     assert summary.seconds > 2.0  # 28 calls at full speed take a fraction of a second
+
+
+def test_a_job_whose_database_goes_away_stops_without_working_through_its_queue(auth, sandbox, sql, settings):
+    auth.register()
+    _meta_fleet(sandbox, sql, settings, 30)
+    sandbox.state.set_latency(100)
+    exchanges = sandbox.state.calls_to("/oauth/access_token")
+
+    def cut_the_database():  # once the job is under way, its connections are dropped
+        while sandbox.state.calls_to("/oauth/access_token") < exchanges + 2:
+            time.sleep(0.01)
+        sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'insta-connect-refresh-tokens'")
+
+    cutter = threading.Thread(target=cut_the_database)
+    cutter.start()
+    with pytest.raises(DatabaseUnavailable):
+        _refresh(settings, concurrency=2, batch=30)
+    cutter.join(10)
+    # The accounts still queued were not sent to Meta: at most those in the workers' hands when it broke.
+    assert sandbox.state.calls_to("/oauth/access_token") - exchanges <= 8
 
 
 def test_two_refresh_jobs_started_at_once_never_refresh_the_same_account_twice(auth, sandbox, sql, settings):
