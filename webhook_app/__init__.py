@@ -46,11 +46,12 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     )
     if test_config:
         app.config.update(test_config)
+    database = db.Database(database_url, maxconn=settings.db_pool_max)
+    app.wsgi_app = webhooks.Dispatch(app.wsgi_app, webhooks.Receiver(settings, database))
     if settings.trusted_proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count,
                                 x_proto=settings.trusted_proxy_count, x_host=settings.trusted_proxy_count)
 
-    database = db.Database(database_url, maxconn=settings.db_pool_max)
     db.init_app(app, database)
     app.session_interface = PostgresSessionInterface(app, database)
     web.init_app(app)  # first, so even a refused request carries its request id
@@ -63,7 +64,6 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(connect.bp)
-    app.register_blueprint(webhooks.bp)
     app.register_blueprint(create_api_blueprint([
         accounts_api.bp, events_api.bp, inbox_api.bp, token_health_api.bp, templates_api.bp,
         webhook_health_api.bp, metrics_api.bp,

@@ -14,12 +14,20 @@ import psycopg2.pool
 from flask import Flask, current_app
 
 from .exceptions import DatabaseUnavailable
-from .queries import query
+from .queries import prepared, query
 
 log = logging.getLogger(__name__)
 
 # Errors that mean "the database is not there", as opposed to a bug in a query.
 _UNAVAILABLE = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+class _Connection(psycopg2.extensions.connection):
+    """A connection that remembers which named queries it has prepared (PREPARE is per session)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prepared: set[str] = set()
 
 
 class Database:
@@ -40,7 +48,7 @@ class Database:
                 if self._pool is None or self._pid != os.getpid():
                     self._pool = psycopg2.pool.ThreadedConnectionPool(
                         0, self.maxconn, self.dsn, connect_timeout=5,
-                        application_name=self.application_name,
+                        application_name=self.application_name, connection_factory=_Connection,
                     )
                     # psycopg2 closes every returned connection beyond minconn; raising it after
                     # construction keeps up to maxconn open for reuse without opening them up front.
@@ -95,6 +103,32 @@ class Database:
         with self.cursor() as cur:
             cur.execute(query(name), params)
             return cur.rowcount
+
+    def statement(self, name: str, **params: Any) -> dict | None:
+        """Run a named query, prepared, as its own transaction in one round trip; return its first row."""
+        rows = self.statement_rows(name, **params)
+        return rows[0] if rows else None
+
+    def statement_rows(self, name: str, **params: Any) -> list[dict]:
+        """Run a named query, prepared, as its own transaction in one round trip; return its rows.
+
+        For the hot path (webhook deliveries): the plan is made once per connection, and in
+        autocommit mode the server wraps the statement in an implicit transaction, so there is no
+        BEGIN or COMMIT to wait for.
+        """
+        prepare, execute_prepared = prepared(name)
+        with self.connection() as conn:
+            conn.autocommit = True
+            try:
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                    if name not in conn.prepared:
+                        cur.execute(prepare)
+                        conn.prepared.add(name)
+                    cur.execute(execute_prepared, params)
+                    return cur.fetchall() if cur.description else []
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False
 
     def ping(self) -> None:
         with self.cursor() as cur:

@@ -23,9 +23,13 @@ SECURITY_HEADERS = {
 }
 
 
+def request_id(incoming: str) -> str:
+    """The caller's X-Request-ID when it is a safe token, else a new id."""
+    return incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex[:16]
+
+
 def _start() -> None:
-    incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex[:16]
+    g.request_id = request_id(request.headers.get("X-Request-ID", ""))
     g.started = time.perf_counter()
 
 

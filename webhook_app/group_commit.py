@@ -1,0 +1,91 @@
+"""Group commit: callers in several threads at once share one transaction and one disk flush.
+
+A caller that finds no flush under way leads: it writes the queue (its own item first) in one
+call, hands each caller its outcome, then promotes the next waiting caller to lead the items that
+queued up meanwhile. Nothing waits on a timer: a lone caller is written at once, and under load
+the batch is whatever arrived during the previous flush.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, Generic, Sequence, TypeVar
+
+log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
+
+
+class _Waiter(Generic[Item, Outcome]):
+    __slots__ = ("item", "ready", "lead", "outcome", "error")
+
+    def __init__(self, item: Item):
+        self.item = item
+        self.ready = threading.Event()
+        self.lead = False  # woken to lead the next batch, not with an outcome
+        self.outcome: Outcome | None = None
+        self.error: BaseException | None = None
+
+
+class GroupCommit(Generic[Item, Outcome]):
+    """Runs flush(items) -> outcomes (one per item, or an exception for that item) for batches.
+
+    after(items, outcomes), if given, runs once the batch's callers have their outcomes and the
+    next batch has a leader: follow-up work that no caller should wait for.
+    """
+
+    def __init__(self, flush: Callable[[list[Item]], Sequence[Outcome | BaseException]],
+                 max_batch: int = 64, after: Callable[[list[Item], Sequence], None] | None = None):
+        self._flush = flush
+        self._after = after
+        self.max_batch = max_batch
+        self._lock = threading.Lock()
+        self._queue: list[_Waiter] = []
+        self._leading = False  # False only while the queue is empty
+
+    def submit(self, item: Item) -> Outcome:
+        """Write item with whatever else is waiting; return its outcome or raise its error."""
+        waiter: _Waiter = _Waiter(item)
+        with self._lock:
+            self._queue.append(waiter)
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            waiter.ready.wait()
+        if lead or waiter.lead:
+            self._lead()  # this waiter is at the head of the queue, so in the batch written now
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.outcome
+
+    def _lead(self) -> None:
+        with self._lock:
+            batch = self._queue[:self.max_batch]
+            del self._queue[:self.max_batch]
+        written = False
+        try:
+            outcomes = self._flush([waiter.item for waiter in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"flush returned {len(outcomes)} outcomes for {len(batch)} items")
+            written = True
+        except BaseException as exc:  # every caller in the batch gets the error (e.g. database down)
+            outcomes = [exc] * len(batch)
+        for waiter, outcome in zip(batch, outcomes):
+            if isinstance(outcome, BaseException):
+                waiter.error = outcome
+            else:
+                waiter.outcome = outcome
+            waiter.ready.set()  # the leader's own event too: harmless, nobody waits on it
+        with self._lock:
+            if self._queue:
+                successor = self._queue[0]
+                successor.lead = True
+                successor.ready.set()
+            else:
+                self._leading = False
+        if self._after is not None and written:
+            try:
+                self._after([waiter.item for waiter in batch], outcomes)
+            except Exception:  # the batch is written and answered; this must not turn into an error
+                log.exception("follow-up after a group commit failed")
