@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import queue
 import sys
 import threading
 import time
@@ -64,12 +65,26 @@ class _Pacer:
             stop.wait(min(left, 1.0))
 
 
+def _arrived(results: queue.Queue, most: int) -> list:
+    """What the workers have handed back: waits up to a second for the first, then takes whatever is there."""
+    try:
+        arrived = [results.get(timeout=1.0)]
+    except queue.Empty:
+        return []
+    while len(arrived) < most:
+        try:
+            arrived.append(results.get_nowait())
+        except queue.Empty:
+            break
+    return arrived
+
+
 def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 200, max_pause: float = 60.0,
         progress_every: float = 10.0, stop: threading.Event | None = None, out=print,
         client_options: dict | None = None) -> Summary:
     """One run of the job; `out` receives the progress lines and the dry run's list."""
     stop = stop or threading.Event()
-    database = open_database(settings, "refresh-tokens", maxconn=concurrency + 2)
+    database = open_database(settings, "refresh-tokens", maxconn=2)  # only the main thread writes
     summary = Summary(dry_run=dry_run)
     started = time.monotonic()
     try:
@@ -85,31 +100,59 @@ def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 2
         pacer = _Pacer(max_pause)
         run_started_at = datetime.now(timezone.utc)
 
-        def work(row: dict) -> tokens.Outcome | None:
+        def work(row: dict) -> tuple[tokens.Outcome, tokens.Writes] | None:
             if stop.is_set():
                 return None
             if not hasattr(local, "clients"):
                 local.clients = tokens.Clients.from_settings(settings, **(client_options or {}))
             pacer.wait(stop)
-            outcome = tokens.refresh(database, vault, local.clients, row)
+            outcome, writes = tokens.attempt(vault, local.clients, row)
             if outcome.outcome == "rate_limited":
                 pacer.hold(outcome.retry_after)
-            return outcome
+            return outcome, writes
 
+        # The workers only talk to Meta and TikTok; this thread claims more accounts before their queue runs
+        # dry and writes what they bring back, everything that arrived together in one transaction, so no
+        # worker waits for the database or for a batch's slowest account.
+        results: queue.Queue = queue.Queue()
+        in_flight, exhausted = 0, False
         last_progress = time.monotonic()
+
+        def task(row: dict) -> None:
+            try:
+                results.put(work(row))
+            except BaseException as exc:  # the job itself broke (a bug): main() reports it
+                results.put(exc)
+
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="refresh") as pool:
-            while not stop.is_set():
-                rows = tokens.claim_due(database, window, batch, run_started_at)
-                if not rows:
-                    break
-                for outcome in pool.map(work, rows):
-                    if outcome is not None:
+            try:
+                while True:
+                    if not exhausted and not stop.is_set() and in_flight <= concurrency:
+                        rows = tokens.claim_due(database, window, batch, run_started_at)
+                        exhausted = not rows
+                        for row in rows:
+                            pool.submit(task, row)
+                        in_flight += len(rows)
+                    if in_flight == 0:
+                        break
+                    arrived = _arrived(results, in_flight)
+                    in_flight -= len(arrived)
+                    done = [item for item in arrived if isinstance(item, tuple)]
+                    if done:
+                        tokens.record(database, done)
+                    for outcome, _ in done:
                         summary.outcomes[outcome.outcome] += 1
-                if time.monotonic() - last_progress >= progress_every:
-                    last_progress = time.monotonic()
-                    elapsed = last_progress - started
-                    out(f"progress: {summary.attempted} account(s) in {elapsed:.0f}s "
-                        f"({summary.attempted / elapsed:.0f}/s), {summary.outcomes['refreshed']} refreshed")
+                    broken = next((item for item in arrived if isinstance(item, BaseException)), None)
+                    if broken is not None:
+                        raise broken
+                    if time.monotonic() - last_progress >= progress_every:
+                        last_progress = time.monotonic()
+                        elapsed = last_progress - started
+                        out(f"progress: {summary.attempted} account(s) in {elapsed:.0f}s "
+                            f"({summary.attempted / elapsed:.0f}/s), {summary.outcomes['refreshed']} refreshed")
+            except BaseException:  # the job broke: the accounts still queued are not attempted
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         return summary
     finally:
         summary.seconds = time.monotonic() - started

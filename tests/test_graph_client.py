@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from webhook_app import graph
 from webhook_app.sandbox import sandbox_urls
@@ -201,3 +204,51 @@ def test_classify_by_code_and_subcode():
     assert graph.classify(500, {"code": 2}) is graph.Transient
     assert graph.classify(502, {}) is graph.Transient
     assert graph.classify(400, {"code": 100, "error_subcode": 33}) is graph.Permanent
+
+
+def test_a_call_limit_set_over_http_shows_in_the_usage_headers_and_refuses_beyond(client, sandbox, page, sleeps):
+    page_obj, token = page
+    limit = requests.post(sandbox.url + "/_sandbox/api/call-limit", json={"calls": 5, "window_seconds": 60},
+                          timeout=10).json()
+    assert limit["call_limit"] == {"calls": 5, "window_seconds": 60.0}
+    seen = []
+    for _ in range(5):
+        client.get(f"/{page_obj.id}", token)
+        seen.append(client.last_usage.percent)
+    assert seen == [20, 40, 60, 80, 100]
+    assert sleeps == [client.max_slowdown]  # it paused once, the longest, when the limit was reached
+    with pytest.raises(graph.RateLimited):
+        client.get(f"/{page_obj.id}", token)
+    counters = requests.get(sandbox.url + "/_sandbox/api/counters", timeout=10).json()
+    assert counters["usage_peak"] == 120 and counters["calls"] == sandbox.state.calls_to(page_obj.id)
+    requests.post(sandbox.url + "/_sandbox/api/call-limit", json={}, timeout=10)
+    client.get(f"/{page_obj.id}", token)
+    assert client.last_usage.percent < 80
+
+
+def test_a_proxy_set_in_the_environment_carries_the_calls(monkeypatch, sleeps):
+    seen = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.path)  # a proxy is asked for the absolute URL
+            body = b'{"id": "42"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        client = graph.GraphClient("http://graph.example.test", "v24.0", sleep=sleeps)
+        assert client.get("/42", "token", fields="id") == {"id": "42"}
+        assert seen and seen[0].startswith("http://graph.example.test/v24.0/42?")
+    finally:
+        proxy.shutdown()

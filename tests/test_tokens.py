@@ -4,11 +4,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
 from jobs import monitor_tokens, refresh_tokens
 from tests.helpers import ROOT, app_env, consent
+from webhook_app.exceptions import DatabaseUnavailable
 from webhook_app.sandbox import sandbox_env
 from webhook_app.vault import Vault
 
@@ -175,16 +177,76 @@ def test_tiktok_refresh_stores_the_new_refresh_token_and_invalid_grant_flags_it(
     assert f'href="/connect/tiktok" data-reconnect="tiktok-{account_id}"' in browser.get("/").text
 
 
-def test_two_refresh_jobs_started_at_once_never_refresh_the_same_account_twice(auth, sandbox, sql, settings):
-    auth.register()
+def _meta_fleet(sandbox, sql, settings, count: int) -> None:
+    """`count` Facebook logins of the registered user, each with its own token, 3 days from expiry."""
     owner = sandbox.state.default_meta_user()
     vault = Vault(settings.token_encryption_keys)
-    for i in range(40):
+    for i in range(count):
         token = sandbox.state.issue_token("user_long", owner.id, ["pages_show_list"], lifetime=3 * 86400)
         sealed = vault.seal(token.value)
         sql("INSERT INTO meta_accounts (user_id, meta_user_id, name, access_token_ciphertext, access_token_key_id, "
             "expires_at) SELECT id, %s, %s, %s, %s, now() + interval '3 days' FROM users",
             (f"fleet-{i}", f"Fleet {i}", sealed.ciphertext, sealed.key_id))
+
+
+def test_accounts_written_together_each_keep_their_own_outcome(auth, sandbox, sql, settings):
+    auth.register()
+    _meta_fleet(sandbox, sql, settings, 5)
+    ig_id, ig_token = _instagram_login_account(sql, settings, sandbox, hours_old=25)
+    sandbox.state.revoke_tokens(value=ig_token)
+    sandbox.state.add_fault(4, times=1, path_contains="/oauth/access_token")
+
+    summary = _refresh(settings, concurrency=3, batch=2, max_pause=0.05)
+
+    assert summary.outcomes == {"refreshed": 4, "needs_reauth": 1, "rate_limited": 1}
+    log = _log(sql)
+    assert sorted(row[3] for row in log) == ["needs_reauth"] + ["rate_limited"] + ["refreshed"] * 4
+    assert ("instagram", ig_id, "ig_refresh_token", "needs_reauth", "190/458") in log
+    limited = next(row[1] for row in log if row[3] == "rate_limited")
+    assert sql("SELECT status, refresh_claimed_until > now() FROM meta_accounts WHERE id = %s",
+               (limited,)) == [("active", True)]
+    assert sql("SELECT count(*) FROM meta_accounts WHERE expires_at > now() + interval '59 days' "
+               "AND refresh_claimed_until IS NULL") == [(4,)]
+    assert sql("SELECT status FROM instagram_accounts WHERE id = %s", (ig_id,)) == [("needs_reauth",)]
+
+
+def test_the_job_slows_down_as_usage_nears_the_limit_and_is_never_refused(auth, sandbox, sql, settings):
+    auth.register()
+    _meta_fleet(sandbox, sql, settings, 14)  # 28 calls: the exchange and /me/accounts for each
+    sandbox.state.set_call_limit(20, 2.0)
+
+    summary = refresh_tokens.run(settings, concurrency=3, out=lambda line: None,
+                                 client_options={"slow_down_at": 50, "max_slowdown": 2.0, "backoff": 0.01})
+
+    assert summary.outcomes == {"refreshed": 14}
+    assert 80 <= sandbox.state.usage_peak < 100  # it came near the limit, and never over it
+    assert summary.seconds > 2.0  # 28 calls at full speed take a fraction of a second
+
+
+def test_a_job_whose_database_goes_away_stops_without_working_through_its_queue(auth, sandbox, sql, settings):
+    auth.register()
+    _meta_fleet(sandbox, sql, settings, 30)
+    sandbox.state.set_latency(100)
+    exchanges = sandbox.state.calls_to("/oauth/access_token")
+
+    def cut_the_database():  # once the job is under way, its connections are dropped
+        while sandbox.state.calls_to("/oauth/access_token") < exchanges + 2:
+            time.sleep(0.01)
+        sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'insta-connect-refresh-tokens'")
+
+    cutter = threading.Thread(target=cut_the_database)
+    cutter.start()
+    with pytest.raises(DatabaseUnavailable):
+        _refresh(settings, concurrency=2, batch=30)
+    cutter.join(10)
+    # The accounts still queued were not sent to Meta: at most those in the workers' hands when it broke.
+    assert sandbox.state.calls_to("/oauth/access_token") - exchanges <= 8
+
+
+def test_two_refresh_jobs_started_at_once_never_refresh_the_same_account_twice(auth, sandbox, sql, settings):
+    auth.register()
+    _meta_fleet(sandbox, sql, settings, 40)
     sandbox.state.set_latency(10)
     exchanges = sandbox.state.calls_to("/oauth/access_token")
     results, gate = [], threading.Barrier(2)

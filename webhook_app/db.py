@@ -158,6 +158,11 @@ def execute(cur, name: str, **params: Any) -> None:
     cur.execute(query(name), params)
 
 
+def execute_many(cur, name: str, rows: list[dict]) -> None:
+    """Run a named statement once per parameter set, sent in pages (one round trip per page, not per row)."""
+    psycopg2.extras.execute_batch(cur, query(name), rows, page_size=100)
+
+
 def get_db() -> Database:
     return current_app.extensions["database"]
 

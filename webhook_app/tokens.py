@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from . import accounts, graph
-from .db import Database, execute
+from .db import Database, execute, execute_many
 from .vault import Vault
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,10 @@ class Outcome:
                 "error_code": self.error_code, "message": self.message, "duration_ms": self.duration_ms}
 
 
+# What an attempt leaves to write: named queries and their parameters.
+Writes = list[tuple[str, dict]]
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -96,36 +100,55 @@ def claim_account(db: Database, user_id: int, account_id: str) -> dict | None:
 
 
 def refresh(db: Database, vault: Vault, clients: Clients, row: dict) -> Outcome:
-    """Refresh one claimed account, record the attempt, and update its status accordingly."""
+    """Refresh one claimed account now: ask the provider, then write the outcome and its log row."""
+    outcome, writes = attempt(vault, clients, row)
+    record(db, [(outcome, writes)])
+    return outcome
+
+
+def attempt(vault: Vault, clients: Clients, row: dict) -> tuple[Outcome, Writes]:
+    """Ask the provider about one claimed account; returns what happened and what to write (nothing written yet).
+
+    The writes are the new token (or the account's new status) and the log row; `record` puts them in the
+    database in one transaction.
+    """
     kind = row["kind"]
     outcome = Outcome(kind, row["id"], row["user_id"], row["name"], METHODS[kind], "refreshed")
     started = time.perf_counter()
     try:
-        _REFRESHERS[kind](db, vault, clients, row)
+        writes = _REFRESHERS[kind](vault, clients, row)
     except (graph.ReauthorizationRequired, accounts.TokenUnavailable) as exc:
         outcome.outcome = "needs_reauth"
         _failed(outcome, exc)
-        db.one("mark_needs_reauth", kind=kind, id=row["id"], reason=_reason(exc))
-    except graph.RateLimited as exc:
-        outcome.outcome, outcome.retry_after = "rate_limited", exc.retry_after
-        _failed(outcome, exc)
-        db.one("defer_token_refresh", kind=kind, id=row["id"], retry_seconds=RETRY_LATER_SECONDS)
-    except graph.Transient as exc:
-        outcome.outcome = "transient"
-        _failed(outcome, exc)
-        db.one("defer_token_refresh", kind=kind, id=row["id"], retry_seconds=RETRY_LATER_SECONDS)
+        writes = [("mark_needs_reauth", {"kind": kind, "id": row["id"], "reason": _reason(exc)})]
     except graph.GraphError as exc:
-        # Refused for another reason (a bug, a bad parameter): not the user's to fix; an operator reads the log.
-        outcome.outcome = "failed"
+        # Rate limits and transient failures wait for the next run; anything else (a bug, a bad parameter) is
+        # not the user's to fix either: the account is left as it is and an operator reads the log.
+        outcome.outcome = ("rate_limited" if isinstance(exc, graph.RateLimited)
+                           else "transient" if isinstance(exc, graph.Transient) else "failed")
+        outcome.retry_after = getattr(exc, "retry_after", None)
         _failed(outcome, exc)
-        db.one("defer_token_refresh", kind=kind, id=row["id"], retry_seconds=RETRY_LATER_SECONDS)
+        writes = [("defer_token_refresh", {"kind": kind, "id": row["id"], "retry_seconds": RETRY_LATER_SECONDS})]
     outcome.duration_ms = int((time.perf_counter() - started) * 1000)
-    db.run("log_token_refresh", user_id=row["user_id"], kind=kind, account_id=row["id"], method=outcome.method,
-           outcome=outcome.outcome, error_code=outcome.error_code, error_message=outcome.message,
-           duration_ms=outcome.duration_ms)
-    log.info("token refresh %s-%s (%s): %s%s", kind, row["id"], outcome.method, outcome.outcome,
-             f" code={outcome.error_code}" if outcome.error_code else "")
-    return outcome
+    writes.append(("log_token_refresh", {
+        "user_id": row["user_id"], "kind": kind, "account_id": row["id"], "method": outcome.method,
+        "outcome": outcome.outcome, "error_code": outcome.error_code, "error_message": outcome.message,
+        "duration_ms": outcome.duration_ms}))
+    return outcome, writes
+
+
+def record(db: Database, attempts: list[tuple[Outcome, Writes]]) -> None:
+    """Write several attempts' outcomes and log rows in one transaction, each statement sent in batches."""
+    by_statement: dict[str, list[dict]] = {}
+    for _, writes in attempts:
+        for name, params in writes:
+            by_statement.setdefault(name, []).append(params)
+    with db.cursor() as cur:
+        for name, rows in by_statement.items():
+            execute_many(cur, name, rows)
+    for outcome, _ in attempts:
+        log.info("token refresh %s-%s (%s): %s%s", outcome.kind, outcome.account_id, outcome.method,
+                 outcome.outcome, f" code={outcome.error_code}" if outcome.error_code else "")
 
 
 def _failed(outcome: Outcome, exc: Exception) -> None:
@@ -139,42 +162,36 @@ def _reason(exc: Exception) -> str:
     return f"The token was refused ({getattr(exc, 'message', None) or exc}); connect the account again."[:500]
 
 
-def _refresh_user_token(db: Database, vault: Vault, clients: Clients, row: dict) -> None:
+def _saved(vault: Vault, row: dict, fresh: dict, refresh_token: str | None = None) -> tuple[str, dict]:
+    return ("save_refreshed_token", {
+        "kind": row["kind"], "id": row["id"], "expires_at": accounts.expires_from(fresh.get("expires_in")),
+        "refresh_expires_at": accounts.expires_from(fresh.get("refresh_expires_in")) if refresh_token else None,
+        **vault.seal_columns("access_token", fresh["access_token"]),
+        **vault.seal_columns("refresh_token", refresh_token)})
+
+
+def _refresh_user_token(vault: Vault, clients: Clients, row: dict) -> Writes:
     """`fb_exchange_token` again; a Facebook login's Page tokens are derived again from the new token."""
     fresh = clients.meta.long_lived_token(accounts.open_token(vault, row))
-    token = fresh["access_token"]
     pages = []
     if row["kind"] == "meta":
-        pages = list(clients.meta.paginate("/me/accounts", token, limit=100, fields="id,access_token"))
-    with db.cursor() as cur:
-        for page in pages:
-            if page.get("access_token"):
-                execute(cur, "save_page_token", meta_account_id=row["id"], page_id=page["id"],
-                        **vault.seal_columns("access_token", page["access_token"]))
-        execute(cur, "save_refreshed_token", kind=row["kind"], id=row["id"],
-                expires_at=accounts.expires_from(fresh.get("expires_in")),
-                refresh_token_ciphertext=None, refresh_token_key_id=None, refresh_expires_at=None,
-                **vault.seal_columns("access_token", token))
+        pages = list(clients.meta.paginate("/me/accounts", fresh["access_token"], limit=100,
+                                           fields="id,access_token"))
+    return [("save_page_token", {"meta_account_id": row["id"], "page_id": page["id"],
+                                 **vault.seal_columns("access_token", page["access_token"])})
+            for page in pages if page.get("access_token")] + [_saved(vault, row, fresh)]
 
 
-def _refresh_instagram(db: Database, vault: Vault, clients: Clients, row: dict) -> None:
-    fresh = clients.instagram.refresh_token(accounts.open_token(vault, row))
-    db.one("save_refreshed_token", kind="instagram", id=row["id"],
-           expires_at=accounts.expires_from(fresh.get("expires_in")),
-           refresh_token_ciphertext=None, refresh_token_key_id=None, refresh_expires_at=None,
-           **vault.seal_columns("access_token", fresh["access_token"]))
+def _refresh_instagram(vault: Vault, clients: Clients, row: dict) -> Writes:
+    return [_saved(vault, row, clients.instagram.refresh_token(accounts.open_token(vault, row)))]
 
 
-def _refresh_tiktok(db: Database, vault: Vault, clients: Clients, row: dict) -> None:
+def _refresh_tiktok(vault: Vault, clients: Clients, row: dict) -> Writes:
     fresh = clients.tiktok.refresh(accounts.open_token(vault, row, "refresh_token"))
-    db.one("save_refreshed_token", kind="tiktok", id=row["id"],
-           expires_at=accounts.expires_from(fresh.get("expires_in")),
-           refresh_expires_at=accounts.expires_from(fresh.get("refresh_expires_in")),
-           **vault.seal_columns("access_token", fresh["access_token"]),
-           **vault.seal_columns("refresh_token", fresh.get("refresh_token")))
+    return [_saved(vault, row, fresh, fresh.get("refresh_token"))]
 
 
-_REFRESHERS: dict[str, Callable[[Database, Vault, Clients, dict], None]] = {
+_REFRESHERS: dict[str, Callable[[Vault, Clients, dict], Writes]] = {
     "meta": _refresh_user_token, "whatsapp": _refresh_user_token,
     "instagram": _refresh_instagram, "tiktok": _refresh_tiktok,
 }

@@ -1,8 +1,8 @@
 """The sandbox's own controls under /_sandbox/: a page of buttons and the JSON API behind them.
 
 Every action accepts JSON (tests, scripts) or a form post from the page (which then returns to it):
-expire / revoke / age tokens, inject Meta errors, report high usage, add latency, send signed sample
-webhooks, seed more Pages or templates, reset.
+expire / revoke / age tokens, inject Meta errors, report high usage, set a call limit, add latency,
+send signed sample webhooks, seed more Pages or templates, reset.
 """
 from __future__ import annotations
 
@@ -136,6 +136,19 @@ def usage():
     """The percentage reported in X-App-Usage / X-Business-Use-Case-Usage from now on."""
     state().set_usage(float(_args().get("percent", 0)))
     return _done({"usage_percent": state().usage_percent})
+
+
+@bp.post("/api/call-limit")
+def call_limit():
+    """Allow `calls` per `window_seconds` (usage headers climb towards 100%, code 4 beyond); none: no limit."""
+    args = _args()
+    state().set_call_limit(int(args.get("calls", 0)) or None, float(args.get("window_seconds", 60)))
+    return _done(state().counters())
+
+
+@bp.get("/api/counters")
+def counters():
+    return jsonify(state().counters())
 
 
 @bp.post("/latency")

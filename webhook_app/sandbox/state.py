@@ -71,8 +71,13 @@ def new_id(digits: int = 15) -> str:
     return str(secrets.randbelow(9 * 10 ** (digits - 1)) + 10 ** (digits - 1))
 
 
+_TOKEN_ALPHABET = string.ascii_letters + string.digits
+
+
 def new_token(prefix: str, length: int = 120) -> str:
-    return prefix + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(length))
+    # One read of random bytes, not one per character: secrets.choice costs a system call each time,
+    # a noticeable share of the sandbox's CPU under load (a sandbox token need not be perfectly uniform).
+    return prefix + "".join(_TOKEN_ALPHABET[b % 62] for b in secrets.token_bytes(length))
 
 
 @dataclass
@@ -185,6 +190,7 @@ class SandboxState:
             self.latency_ms: int = 0
             self.call_limit: tuple[int, float] | None = None   # (calls, per seconds), like Meta's app limit
             self._recent_calls: deque[float] = deque()
+            self.usage_peak: float = 0.0   # the highest usage any call saw since the limit was set
             self.calls: list[tuple[str, str]] = []
             self.sent_webhooks: list[dict] = []
             self.seed_default()
@@ -434,18 +440,34 @@ class SandboxState:
         with self.lock:
             self.call_limit = (int(calls), float(window_seconds)) if calls else None
             self._recent_calls.clear()
+            self.usage_peak = 0.0
 
-    def usage_now(self) -> float:
-        """The usage percentage this call sees: the set level, or the share of the call limit used."""
+    def usage_now(self, *, count: bool = True) -> float:
+        """The usage percentage this call sees: the set level, or the share of the call limit used.
+
+        `count=False` only looks (a benchmark watching the usage): the look is not a call.
+        """
         with self.lock:
             if self.call_limit is None:
                 return self.usage_percent
             calls, window = self.call_limit
             now = time.monotonic()
-            self._recent_calls.append(now)
+            if count:
+                self._recent_calls.append(now)
             while self._recent_calls and self._recent_calls[0] < now - window:
                 self._recent_calls.popleft()
-            return max(self.usage_percent, 100.0 * len(self._recent_calls) / calls)
+            percent = max(self.usage_percent, 100.0 * len(self._recent_calls) / calls)
+            if count:
+                self.usage_peak = max(self.usage_peak, percent)
+            return percent
+
+    def counters(self) -> dict:
+        """The cheap figures a benchmark reads while the sandbox is busy: calls, usage now and at its peak."""
+        with self.lock:
+            return {"calls": len(self.calls), "usage_now": self.usage_now(count=False),
+                    "usage_peak": self.usage_peak, "latency_ms": self.latency_ms,
+                    "call_limit": None if self.call_limit is None else
+                    {"calls": self.call_limit[0], "window_seconds": self.call_limit[1]}}
 
     def set_latency(self, ms: int) -> None:
         with self.lock:
