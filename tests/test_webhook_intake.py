@@ -149,3 +149,17 @@ def test_property_never_200_unsigned_never_500(server, headers, body, sign_it):
     signature = {k.lower(): v for k, v in headers.items()}.get("x-hub-signature-256", "")
     if response.status_code == 200:
         assert signature.strip().lower() == sign(body, SECRET)
+
+
+def test_concurrent_deliveries_are_each_stored_once_and_repeats_counted(server, sql):
+    """Deliveries arriving together share a commit (group commit); each still answers for itself."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    payloads = [ig_messages("ig-1", [f"c-{n}"]) for n in range(24)]
+    repeated = ig_messages("ig-1", ["same-bytes"])
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = list(pool.map(lambda p: deliver(server.url, p).status_code, payloads + [repeated] * 4))
+    assert statuses == [200] * 28
+    assert stored(sql) == (25, 25)
+    assert sql("SELECT duplicate_count FROM webhook_deliveries WHERE duplicate_count > 0") == [(3,)]
+    assert sql("SELECT received_count, duplicate_count FROM webhook_health WHERE user_id IS NULL") == [(25, 3)]

@@ -109,6 +109,8 @@ class Intake:
             if len(deliveries) == 1:
                 return [InvalidEnvelope("body holds text PostgreSQL cannot store")]
             return [outcome for delivery in deliveries for outcome in self._store_batch([delivery])]
+        log.info("stored %d of %d deliveries in one commit (%d events); %d were already stored",
+                 len(rows), len(deliveries), sum(row["events"] for row in rows), len(deliveries) - len(rows))
         stored = {bytes(row["body_sha256"]): row for row in rows}
         outcomes: list[Stored | Exception] = []
         for delivery in deliveries:

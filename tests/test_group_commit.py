@@ -1,0 +1,87 @@
+"""Group commit (webhook_app/group_commit.py) with real threads: callers that arrive while a batch
+is being written are written together next, each gets its own outcome, and errors reach every caller."""
+import threading
+
+import pytest
+
+from webhook_app.group_commit import GroupCommit
+
+
+class Gate:
+    """A flush that records its batches and holds the first one until released."""
+
+    def __init__(self, fail_on=None):
+        self.batches: list[list] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.fail_on = fail_on
+
+    def __call__(self, items):
+        self.batches.append(list(items))
+        if len(self.batches) == 1:
+            self.entered.set()
+            assert self.release.wait(10)
+        if self.fail_on is not None and self.fail_on in items:
+            raise ConnectionError("database went away")
+        return [ValueError(f"bad {item}") if item == "bad" else f"stored {item}" for item in items]
+
+
+def run_together(group, gate, first, others):
+    """Submit `first`, and once its flush has started, submit `others` from their own threads."""
+    results: dict = {}
+
+    def call(item):
+        try:
+            results[item] = group.submit(item)
+        except Exception as exc:  # noqa: BLE001 - the outcome under test
+            results[item] = exc
+
+    threads = [threading.Thread(target=call, args=(first,))]
+    threads[0].start()
+    assert gate.entered.wait(10)
+    for item in others:
+        thread = threading.Thread(target=call, args=(item,))
+        thread.start()
+        threads.append(thread)
+    while len(group._queue) < len(others):  # wait until all of them queue behind the first flush
+        threading.Event().wait(0.005)
+    gate.release.set()
+    for thread in threads:
+        thread.join(10)
+    return results
+
+
+def test_callers_arriving_during_a_flush_are_written_together_each_with_its_outcome():
+    gate = Gate()
+    group = GroupCommit(gate)
+    results = run_together(group, gate, "a", ["b", "c", "d", "bad"])
+    assert gate.batches[0] == ["a"]
+    assert sorted(gate.batches[1]) == ["b", "bad", "c", "d"]  # one flush for all four
+    assert len(gate.batches) == 2
+    assert results["a"] == "stored a" and results["c"] == "stored c"
+    assert isinstance(results["bad"], ValueError)  # one item's error is that caller's alone
+
+
+def test_a_failed_flush_reaches_every_caller_in_it_and_the_next_batch_still_runs():
+    gate = Gate(fail_on="c")
+    group = GroupCommit(gate)
+    results = run_together(group, gate, "a", ["b", "c"])
+    assert results["a"] == "stored a"
+    assert isinstance(results["b"], ConnectionError) and isinstance(results["c"], ConnectionError)
+    assert group.submit("e") == "stored e"  # the group is not stuck after a failure
+
+
+def test_batches_are_capped():
+    gate = Gate()
+    group = GroupCommit(gate, max_batch=2)
+    results = run_together(group, gate, "a", ["b", "c", "d", "e", "f"])
+    assert [len(batch) for batch in gate.batches] == [1, 2, 2, 1]
+    assert all(results[item] == f"stored {item}" for item in "abcdef")
+
+
+def test_a_lone_caller_is_written_at_once():
+    flushed = []
+    group = GroupCommit(lambda items: flushed.append(items) or ["ok"] * len(items))
+    assert group.submit("x") == "ok" and flushed == [["x"]]
+    with pytest.raises(RuntimeError):
+        GroupCommit(lambda items: []).submit("y")  # a flush that loses an outcome is an error, not a hang
