@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.event_rows import insert_event, insert_interaction, user_id
+from tests.webhook_support import deliver
 
 pytestmark = pytest.mark.browser
 
@@ -155,7 +156,8 @@ def test_delete_from_the_details_view(page_factory, owner, sql):
     assert page.problems == []
 
 
-def test_a_new_webhook_appears_without_reloading(page_factory, owner, sql):
+def test_a_new_webhook_appears_without_reloading(page_factory, owner, sql, server):
+    sql("INSERT INTO account_routes (external_id, user_id, kind) VALUES ('ig-owned', %s, 'instagram')", (owner,))
     earlier = insert_event(sql, owner, status="processed")
     page = page_factory()
     log_in(page)
@@ -163,7 +165,11 @@ def test_a_new_webhook_appears_without_reloading(page_factory, owner, sql):
     assert page.locator("#events-body tr").count() == 1
     row(page, earlier).get_by_role("button", name="Details").focus()
 
-    arrived = insert_event(sql, owner, status="pending", object="instagram", field="mentions")
+    # Meta's delivery, signed, through the real receiver (no processor runs here: it stays pending).
+    mention = {"object": "instagram", "entry": [{"id": "ig-owned", "time": 1700000000, "changes": [
+        {"field": "mentions", "value": {"media_id": "m-1", "comment_id": "c-1"}}]}]}
+    assert deliver(server.url, mention).status_code == 200
+    arrived = sql("SELECT id FROM webhook_events WHERE user_id = %s AND field = 'mentions'", (owner,))[0][0]
     row(page, arrived).wait_for(timeout=REFRESH_WAIT_MS)
     assert page.evaluate("window.notReloaded") is True
     assert page.locator("#events-body tr").first.get_attribute("data-event-id") == str(arrived)

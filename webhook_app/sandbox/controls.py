@@ -14,7 +14,7 @@ from .common import state
 bp = Blueprint("sandbox_controls", __name__, url_prefix="/_sandbox")
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sandbox controls</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Sandbox controls</title>
 <style>body{font:14px system-ui,sans-serif;margin:1.5rem;max-width:980px}
 fieldset{margin:0 0 1rem;border:1px solid #ccd;border-radius:6px}
 button{margin:.15rem}code{background:#f3f3f6;padding:0 .2rem}td,th{padding:.15rem .5rem;text-align:left}</style>

@@ -21,7 +21,7 @@ graph_bp = Blueprint("sandbox_graph", __name__, url_prefix="/graph")
 instagram_bp = Blueprint("sandbox_instagram", __name__, url_prefix="/instagram")
 
 CONSENT_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>{{ title }}</title>
 <style>body{font:15px system-ui,sans-serif;background:#f0f2f5;margin:0}
 main{max-width:460px;margin:3rem auto;background:#fff;border-radius:8px;padding:1.5rem;box-shadow:0 1px 4px #0002}
 h1{font-size:1.2rem}.scopes{color:#444}.actions{display:flex;gap:.75rem;margin-top:1.25rem}
