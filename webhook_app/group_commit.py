@@ -7,38 +7,32 @@ the batch is whatever arrived during the previous flush.
 """
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Callable, Generic, Sequence, TypeVar
-
-log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
 
 
 class _Waiter(Generic[Item, Outcome]):
-    __slots__ = ("item", "ready", "lead", "outcome", "error")
+    __slots__ = ("item", "wake", "lead", "outcome", "error")
 
     def __init__(self, item: Item):
         self.item = item
-        self.ready = threading.Event()
+        # A plain lock, taken now and released by whoever wakes this caller: one futex wake-up,
+        # none of threading.Event's condition bookkeeping, on every delivery of a busy receiver.
+        self.wake = threading.Lock()
+        self.wake.acquire()
         self.lead = False  # woken to lead the next batch, not with an outcome
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
 
 
 class GroupCommit(Generic[Item, Outcome]):
-    """Runs flush(items) -> outcomes (one per item, or an exception for that item) for batches.
+    """Runs flush(items) -> outcomes (one per item, or an exception for that item) for batches."""
 
-    after(items, outcomes), if given, runs once the batch's callers have their outcomes and the
-    next batch has a leader: follow-up work that no caller should wait for.
-    """
-
-    def __init__(self, flush: Callable[[list[Item]], Sequence[Outcome | BaseException]],
-                 max_batch: int = 64, after: Callable[[list[Item], Sequence], None] | None = None):
+    def __init__(self, flush: Callable[[list[Item]], Sequence[Outcome | BaseException]], max_batch: int = 64):
         self._flush = flush
-        self._after = after
         self.max_batch = max_batch
         self._lock = threading.Lock()
         self._queue: list[_Waiter] = []
@@ -52,23 +46,21 @@ class GroupCommit(Generic[Item, Outcome]):
             lead = not self._leading
             self._leading = True
         if not lead:
-            waiter.ready.wait()
+            waiter.wake.acquire()  # until the outcome is in, or this caller is to lead
         if lead or waiter.lead:
-            self._lead()  # this waiter is at the head of the queue, so in the batch written now
+            self._lead(waiter)  # this waiter is at the head of the queue, so in the batch written now
         if waiter.error is not None:
             raise waiter.error
         return waiter.outcome
 
-    def _lead(self) -> None:
+    def _lead(self, leader: _Waiter) -> None:
         with self._lock:
             batch = self._queue[:self.max_batch]
             del self._queue[:self.max_batch]
-        written = False
         try:
             outcomes = self._flush([waiter.item for waiter in batch])
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"flush returned {len(outcomes)} outcomes for {len(batch)} items")
-            written = True
         except BaseException as exc:  # every caller in the batch gets the error (e.g. database down)
             outcomes = [exc] * len(batch)
         for waiter, outcome in zip(batch, outcomes):
@@ -76,16 +68,12 @@ class GroupCommit(Generic[Item, Outcome]):
                 waiter.error = outcome
             else:
                 waiter.outcome = outcome
-            waiter.ready.set()  # the leader's own event too: harmless, nobody waits on it
+            if waiter is not leader:
+                waiter.wake.release()
         with self._lock:
             if self._queue:
                 successor = self._queue[0]
                 successor.lead = True
-                successor.ready.set()
+                successor.wake.release()
             else:
                 self._leading = False
-        if self._after is not None and written:
-            try:
-                self._after([waiter.item for waiter in batch], outcomes)
-            except Exception:  # the batch is written and answered; this must not turn into an error
-                log.exception("follow-up after a group commit failed")
