@@ -5,7 +5,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +28,6 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    pg = "?"
     return (f"{platform.node()} · {os.cpu_count()} cores ({cpu}) · Python {platform.python_version()} · "
             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}")
 

@@ -17,7 +17,6 @@ import platform
 import random
 import re
 import shutil
-import statistics
 import tempfile
 import time
 from datetime import datetime, timezone

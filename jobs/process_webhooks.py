@@ -12,15 +12,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import select
 import socket
 import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-
-import psycopg2
 
 from webhook_app import handlers, queue
 from webhook_app.config import Settings
@@ -140,27 +137,16 @@ class Processor:
 
     def _listen(self) -> None:
         """Wake the workers on every NOTIFY until a stop is requested (main thread)."""
-        conn = None
-        while not self.stop_requested.is_set():
-            try:
-                if conn is None:
-                    conn = psycopg2.connect(self.settings.database_url, application_name="process-webhooks-listen")
-                    conn.autocommit = True
-                    conn.cursor().execute(LISTEN)
-                    self._wake_all()  # anything committed while we were not listening
-                if select.select([conn], [], [], 0.5)[0]:
-                    conn.poll()
-                    if conn.notifies:
-                        conn.notifies.clear()
-                        self._wake_all()
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-                log.error("LISTEN connection lost (%s); polling until it is back", str(exc).strip())
-                if conn is not None:
-                    conn.close()
-                conn = None
-                self.stop_requested.wait(DB_RETRY_PAUSE)
-        if conn is not None:
-            conn.close()
+        from jobs.common import Notifications
+
+        notifications = Notifications(self.settings.database_url, LISTEN, self.stop_requested,
+                                      "process-webhooks-listen", retry_pause=DB_RETRY_PAUSE)
+        try:
+            while not self.stop_requested.is_set():
+                if notifications.wait(3600):
+                    self._wake_all()
+        finally:
+            notifications.close()
 
     def _wake_all(self) -> None:
         for wake in self._wakes:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import select
 import sys
 import threading
 
 import psycopg2
 
-from jobs.common import job_settings, stop_on_signals
+from jobs.common import Notifications, job_settings, stop_on_signals
 from webhook_app import background_jobs, graph, templates_sync
 from webhook_app.config import Settings
 from webhook_app.db import Database
@@ -44,32 +43,22 @@ def sync_all(db: Database, settings: Settings) -> int:
 def follow(db: Database, settings: Settings, stop: threading.Event) -> None:
     """Run queued jobs as they come until a stop is requested."""
     handlers = job_handlers(db, settings)
-    conn = None
-    while not stop.is_set():
-        try:
-            if conn is None:
-                # Listen before looking, so a job queued in between still wakes us.
-                conn = background_jobs.listen_connection(db.dsn)
-            background_jobs.run_due(db, handlers, stop)
-            # Sleep until a NOTIFY arrives or the poll interval passes; wake often to see a stop.
-            waited = 0.0
-            while not stop.is_set() and waited < settings.jobs_poll_seconds:
-                if select.select([conn], [], [], 0.5)[0]:
-                    conn.poll()
-                    conn.notifies.clear()
-                    break
-                waited += 0.5
-        except psycopg2.Error as exc:
-            log.error("database problem in the jobs worker (%s); retrying", str(exc).strip())
-            if conn is not None:
-                conn.close()
-            conn = None
-            stop.wait(settings.jobs_poll_seconds)
-        except Exception:  # noqa: BLE001 - the worker must outlive a bad job run
-            log.exception("jobs worker loop failed; continuing")
-            stop.wait(settings.jobs_poll_seconds)
-    if conn is not None:
-        conn.close()
+    notifications = Notifications(db.dsn, background_jobs.LISTEN, stop, "insta-connect-jobs",
+                                  retry_pause=settings.jobs_poll_seconds)
+    try:
+        # The first wait connects and LISTENs before anything is looked at, so a job queued in
+        # between still wakes us; then run what is due on each NOTIFY or poll interval.
+        while notifications.wait(settings.jobs_poll_seconds) or not stop.is_set():
+            try:
+                background_jobs.run_due(db, handlers, stop)
+            except psycopg2.Error as exc:
+                log.error("database problem in the jobs worker (%s); retrying", str(exc).strip())
+                stop.wait(settings.jobs_poll_seconds)
+            except Exception:  # noqa: BLE001 - the worker must outlive a bad job run
+                log.exception("jobs worker loop failed; continuing")
+                stop.wait(settings.jobs_poll_seconds)
+    finally:
+        notifications.close()
 
 
 def main(argv=None) -> int:

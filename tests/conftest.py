@@ -2,7 +2,6 @@
 from a migrated template, the app over real HTTP, and a browser-like client."""
 from __future__ import annotations
 
-import base64
 import itertools
 import os
 import shutil

@@ -1,7 +1,6 @@
 """The processor as systemd runs it: --once, --follow woken by NOTIFY, SIGTERM, kill -9 recovery."""
 import random
 import signal
-import subprocess
 import time
 
 from tests.webhook_support import add_owner, deliver, ig_messages, start_processor, status_counts, wait_until

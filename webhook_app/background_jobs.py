@@ -13,8 +13,6 @@ import socket
 import threading
 from typing import Any, Callable
 
-import psycopg2.extras
-
 from .db import Database, execute
 
 log = logging.getLogger(__name__)
@@ -77,12 +75,3 @@ def run_due(db: Database, handlers: dict[str, Handler], stop: threading.Event | 
             break
         count += 1
     return count
-
-
-def listen_connection(dsn: str):
-    """An autocommit connection LISTENing on the jobs channel (the worker's alarm clock)."""
-    conn = psycopg2.connect(dsn, connect_timeout=5, application_name="insta-connect-jobs")
-    conn.autocommit = True
-    with conn.cursor(cursor_factory=psycopg2.extras.DictCursor) as cur:
-        cur.execute(LISTEN)
-    return conn

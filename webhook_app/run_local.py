@@ -107,7 +107,7 @@ def main() -> int:
               f"  Create an account at {url}/auth/register, then log in at {url}/auth/login.\n"
               + (f"  Meta/TikTok sandbox: http://{settings.host}:{settings.sandbox_port}/_sandbox/\n"
                  if settings.sandbox_enabled else "") +
-              f"  Ctrl-C stops everything.\n", flush=True)
+              "  Ctrl-C stops everything.\n", flush=True)
         while not stopping:
             for child, proc in procs:
                 if proc.poll() is not None:
