@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import select
 import signal
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from contextlib import contextmanager
 import psycopg2
 
 from webhook_app import embedded_db
-from webhook_app.config import ConfigError, Settings, load_settings
+from webhook_app.config import Settings, load_settings_or_exit
 from webhook_app.db import Database
 from webhook_app.logging_setup import configure_logging
 
@@ -21,11 +20,7 @@ log = logging.getLogger(__name__)
 
 def job_settings() -> Settings:
     """Settings with a database URL (the embedded server's when DATABASE_URL is unset); exit 2 if broken."""
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2)
+    settings = load_settings_or_exit()
     configure_logging(settings.log_level)
     if not settings.database_url:
         settings = settings.with_overrides(database_url=embedded_db.ensure_database(settings.var_dir))

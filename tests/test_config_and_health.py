@@ -40,6 +40,19 @@ def test_production_start_up_fails_with_one_line_naming_the_variable():
     assert result.stderr.strip().splitlines() == ["configuration error: META_APP_ID must be set when APP_ENV=production"]
 
 
+@pytest.mark.parametrize("command", [
+    ["-m", "jobs.process_webhooks", "--once"], ["-m", "jobs.refresh_tokens"], ["-m", "jobs.monitor_tokens"],
+    ["-m", "jobs.sync_templates"], ["-m", "jobs.sync_account_data"], ["-m", "jobs.prune"],
+    ["-m", "webhook_app.rotate_keys"], ["-m", "webhook_app.run_local"],
+])
+def test_every_command_refuses_a_missing_setting_with_one_line_and_exit_2(command, tmp_path):
+    env = {k: v for k, v in PRODUCTION.items() if k != "META_APP_ID"}
+    env.update(PATH="/usr/bin:/bin", HOME=str(tmp_path))
+    result = subprocess.run([sys.executable, *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == ["configuration error: META_APP_ID must be set when APP_ENV=production"]
+
+
 def test_bad_values_are_named():
     with pytest.raises(ConfigError, match="TOKEN_ENCRYPTION_KEYS"):
         load_settings({**PRODUCTION, "TOKEN_ENCRYPTION_KEYS": base64.b64encode(b"short").decode()})

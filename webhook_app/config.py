@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import secrets
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
@@ -232,3 +233,12 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path
         jobs_poll_seconds=_float(env, "JOBS_POLL_SECONDS", 5.0),
         data_sync_spacing_seconds=_float(env, "DATA_SYNC_SPACING_SECONDS", 2.0),
     )
+
+
+def load_settings_or_exit() -> Settings:
+    """For commands: the settings, or one line on stderr naming what is wrong and exit status 2 (SPEC 4)."""
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from .config import ConfigError, Settings, load_settings
+from .config import Settings, load_settings_or_exit
 from .db import Database
 from .logging_setup import configure_logging
 from .vault import Vault, VaultError
@@ -49,11 +49,7 @@ def run(settings: Settings) -> dict[str, int]:
 
 
 def main() -> int:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+    settings = load_settings_or_exit()
     configure_logging(settings.log_level)
     counts = run(settings)
     print(f"re-sealed {counts['resealed']} secrets under key {Vault(settings.token_encryption_keys).current_key_id}; "

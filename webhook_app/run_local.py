@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import embedded_db
-from .config import PROJECT_ROOT, ConfigError, Settings, load_settings
+from .config import PROJECT_ROOT, Settings, load_settings_or_exit
 from .exceptions import DatabaseUnavailable
 from .logging_setup import configure_logging
 from .migrations import migrate
@@ -65,11 +65,7 @@ def _stop(procs: list[tuple[Child, subprocess.Popen]]) -> None:
 
 
 def main() -> int:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+    settings = load_settings_or_exit()
     configure_logging(settings.log_level)
     env = dict(os.environ)
     embedded = not settings.database_url
