@@ -117,11 +117,6 @@ class Database:
             cur.execute(query(name), params)
             return cur.rowcount
 
-    def statement(self, name: str, **params: Any) -> dict | None:
-        """Run a named query, prepared, as its own transaction in one round trip; return its first row."""
-        rows = self.statement_rows(name, **params)
-        return rows[0] if rows else None
-
     def statement_rows(self, name: str, **params: Any) -> list[dict]:
         """Run a named query, prepared, as its own transaction in one round trip; return its rows.
 
