@@ -50,7 +50,6 @@ WITH input AS (
 )
 SELECT delivery.body_sha256, delivery.id AS delivery_id,
        count(events.delivery_id) AS events,
-       count(events.delivery_id) FILTER (WHERE events.user_id IS NULL) AS unknown_owner,
        (SELECT count(*) FROM wake) AS woken
 FROM delivery
 LEFT JOIN events ON events.delivery_id = delivery.id

@@ -38,7 +38,6 @@ class Envelope:
 class Stored:
     duplicate: bool
     events: int = 0
-    unknown_owner: int = 0
 
 
 def verify_signature(raw: bytes, header: str | None, app_secret: str) -> None:
@@ -116,7 +115,7 @@ class Intake:
         for delivery in deliveries:
             row = stored.get(delivery.digest)
             if row is not None and first[delivery.digest] is delivery:
-                outcomes.append(Stored(duplicate=False, events=row["events"], unknown_owner=row["unknown_owner"]))
+                outcomes.append(Stored(duplicate=False, events=row["events"]))
             else:
                 outcomes.append(Stored(duplicate=True))
         return outcomes
