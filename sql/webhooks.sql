@@ -1,14 +1,17 @@
 -- store_deliveries --
--- Store a batch of deliveries (unique bodies; `times` = how often each came in this batch), one pending event per entry[] item (owner from account_routes), count them in the health records and wake the processors; a row per delivery stored, none for bytes already stored.
--- One statement, one durable commit for the whole batch. Health rows are locked in one order (owners by id, then the
--- app-wide row). NOTIFY is sent at commit, so a processor woken by it sees the events.
+-- Store a batch of distinct deliveries: one pending event per entry[] item (owner from account_routes), counted in the
+-- health records, and a wake-up for the processors. Returns the digest of each delivery stored; bytes stored before
+-- return nothing (count_duplicate_deliveries counts them).
+-- Two parameters whatever the batch size, so neither psycopg2 nor PostgreSQL pays per element to quote and parse
+-- arrays: `bodies` is the deliveries' own JSON texts joined into one JSON array, `digests` their SHA-256 digests
+-- (32 bytes each) concatenated in the same order. One statement, one durable commit. Health rows are locked in one
+-- order (owners by id, then the app-wide row). NOTIFY is sent at commit, so a processor woken by it sees the events.
 WITH input AS (
-    SELECT * FROM unnest(%(digests)s::bytea[], %(objects)s::text[], %(entry_counts)s::integer[], %(bodies)s::text[],
-                         %(times)s::integer[])
-        AS d (body_sha256, object, entry_count, body, times)
+    SELECT substring(%(digests)s::bytea FROM (b.n::integer - 1) * 32 + 1 FOR 32) AS body_sha256, b.body
+    FROM jsonb_array_elements(%(bodies)s::jsonb) WITH ORDINALITY AS b (body, n)
 ), delivery AS (
-    INSERT INTO webhook_deliveries AS d (body_sha256, object, entry_count, duplicate_count, last_duplicate_at)
-    SELECT body_sha256, object, entry_count, times - 1, CASE WHEN times > 1 THEN now() END FROM input
+    INSERT INTO webhook_deliveries AS d (body_sha256, object, entry_count)
+    SELECT body_sha256, body ->> 'object', jsonb_array_length(body -> 'entry') FROM input
     ON CONFLICT (body_sha256) DO NOTHING
     RETURNING d.id, d.body_sha256, d.object
 ), events AS (
@@ -19,41 +22,39 @@ WITH input AS (
            item.value ->> 'id', item.value
     FROM delivery
     JOIN input USING (body_sha256)
-    CROSS JOIN jsonb_array_elements(input.body::jsonb -> 'entry') WITH ORDINALITY AS item
+    CROSS JOIN jsonb_array_elements(input.body -> 'entry') WITH ORDINALITY AS item
     LEFT JOIN account_routes route ON route.external_id = item.value ->> 'id'
-    RETURNING delivery_id, user_id
+    RETURNING user_id
 ), owners AS (
     INSERT INTO webhook_health AS h (user_id, received_count, last_received_at)
     SELECT user_id, count(*), now() FROM events WHERE user_id IS NOT NULL GROUP BY user_id ORDER BY user_id
     ON CONFLICT (user_id) DO UPDATE
     SET received_count = h.received_count + EXCLUDED.received_count, last_received_at = now()
-), again AS (
-    -- bytes stored before: every arrival in this batch is a duplicate (counted on the stored delivery)
-    UPDATE webhook_deliveries AS d
-    SET duplicate_count = d.duplicate_count + input.times, last_duplicate_at = now()
-    FROM input
-    WHERE d.body_sha256 = input.body_sha256 AND input.body_sha256 NOT IN (SELECT body_sha256 FROM delivery)
-    RETURNING input.times
 ), app AS (
-    INSERT INTO webhook_health AS h (user_id, received_count, unknown_owner_count, duplicate_count, last_received_at)
-    SELECT NULL, (SELECT count(*) FROM events), (SELECT count(*) FROM events WHERE user_id IS NULL),
-           coalesce((SELECT sum(times) FROM again), 0)
-           + coalesce((SELECT sum(times - 1) FROM input WHERE body_sha256 IN (SELECT body_sha256 FROM delivery)), 0),
-           now()
+    INSERT INTO webhook_health AS h (user_id, received_count, unknown_owner_count, last_received_at)
+    SELECT NULL, count(*), count(*) FILTER (WHERE user_id IS NULL), now() FROM events HAVING count(*) > 0
     ON CONFLICT ((user_id IS NULL)) WHERE user_id IS NULL DO UPDATE
     SET received_count = h.received_count + EXCLUDED.received_count,
         unknown_owner_count = h.unknown_owner_count + EXCLUDED.unknown_owner_count,
-        duplicate_count = h.duplicate_count + EXCLUDED.duplicate_count,
         last_received_at = now()
 ), wake AS (
     SELECT pg_notify('webhook_events', max(id)::text) FROM delivery HAVING count(*) > 0
 )
-SELECT delivery.body_sha256, delivery.id AS delivery_id,
-       count(events.delivery_id) AS events,
-       (SELECT count(*) FROM wake) AS woken
-FROM delivery
-LEFT JOIN events ON events.delivery_id = delivery.id
-GROUP BY delivery.body_sha256, delivery.id;
+SELECT delivery.body_sha256, (SELECT count(*) FROM wake) AS woken FROM delivery;
+
+-- count_duplicate_deliveries --
+-- Deliveries whose bytes were stored before: add how often each arrived again to its row and to the app-wide record.
+WITH again AS (
+    UPDATE webhook_deliveries AS d
+    SET duplicate_count = d.duplicate_count + a.times, last_duplicate_at = now()
+    FROM unnest(%(digests)s::bytea[], %(times)s::integer[]) AS a (body_sha256, times)
+    WHERE d.body_sha256 = a.body_sha256
+    RETURNING a.times
+)
+INSERT INTO webhook_health AS h (user_id, duplicate_count)
+SELECT NULL, sum(times) FROM again HAVING count(*) > 0
+ON CONFLICT ((user_id IS NULL)) WHERE user_id IS NULL DO UPDATE
+SET duplicate_count = h.duplicate_count + EXCLUDED.duplicate_count;
 
 -- mark_webhook_verified --
 -- Meta's verification handshake succeeded: record it on the app-wide health record.

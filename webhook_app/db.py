@@ -35,10 +35,12 @@ class _Connection(psycopg2.extensions.connection):
 class Database:
     """A lazily created, fork-safe connection pool with helpers that run named queries."""
 
-    def __init__(self, dsn: str, maxconn: int = 10, application_name: str = "insta-connect"):
+    def __init__(self, dsn: str, maxconn: int = 10, application_name: str = "insta-connect",
+                 options: str | None = None):
         self.dsn = dsn
         self.maxconn = maxconn
         self.application_name = application_name
+        self.options = options  # server settings for this pool's sessions, e.g. "-c plan_cache_mode=..."
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
         self._free: threading.BoundedSemaphore | None = None
         self._pid: int | None = None
@@ -52,6 +54,7 @@ class Database:
                     self._pool = psycopg2.pool.ThreadedConnectionPool(
                         0, self.maxconn, self.dsn, connect_timeout=5,
                         application_name=self.application_name, connection_factory=_Connection,
+                        **({"options": self.options} if self.options else {}),
                     )
                     # psycopg2 closes every returned connection beyond minconn; raising it after
                     # construction keeps up to maxconn open for reuse without opening them up front.
@@ -117,8 +120,8 @@ class Database:
             cur.execute(query(name), params)
             return cur.rowcount
 
-    def statement_rows(self, name: str, **params: Any) -> list[dict]:
-        """Run a named query, prepared, as its own transaction in one round trip; return its rows.
+    def statement_rows(self, name: str, **params: Any) -> list[tuple]:
+        """Run a named query, prepared, as its own transaction in one round trip; return its rows as tuples.
 
         For the hot path (webhook deliveries): the plan is made once per connection, and in
         autocommit mode the server wraps the statement in an implicit transaction, so there is no
@@ -128,7 +131,7 @@ class Database:
         with self.connection() as conn:
             conn.autocommit = True
             try:
-                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                with conn.cursor() as cur:
                     if name not in conn.prepared:
                         cur.execute(prepare)
                         conn.prepared.add(name)

@@ -6,11 +6,13 @@ import hmac
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 
 import psycopg2
 
 from .db import Database
+from .exceptions import DatabaseUnavailable
 from .group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
@@ -84,9 +86,15 @@ class Intake:
     with a commit per delivery, the commits, not the HTTP, would set the receiver's pace.
     """
 
+    SUMMARY_SECONDS = 10.0  # at most one INFO line per this many seconds: a line per commit flooded the journal
+
     def __init__(self, db: Database, max_batch: int = 64):
         self.db = db
         self._batches: GroupCommit[_Delivery, Stored] = GroupCommit(self._store_batch, max_batch)
+        # Since the last summary line: [commits, deliveries stored, events, already stored]. Only
+        # the group commit's current leader touches these, one at a time.
+        self._totals = [0, 0, 0, 0]
+        self._summary_at = float("-inf")  # so the first commit is logged at once
 
     def store(self, raw: bytes, envelope: Envelope) -> Stored:
         """Store one delivery and one pending event per entry; DatabaseUnavailable if it was not stored."""
@@ -94,31 +102,50 @@ class Intake:
 
     def _store_batch(self, deliveries: list[_Delivery]) -> list[Stored | Exception]:
         first: dict[bytes, _Delivery] = {}  # the same bytes twice in one batch: the later ones are duplicates
-        times: dict[bytes, int] = {}
         for delivery in deliveries:
             first.setdefault(delivery.digest, delivery)
-            times[delivery.digest] = times.get(delivery.digest, 0) + 1
         try:
-            rows = self.db.statement_rows(
-                "store_deliveries", digests=list(first), objects=[d.envelope.object for d in first.values()],
-                entry_counts=[d.envelope.entry_count for d in first.values()],
-                bodies=[d.envelope.text for d in first.values()], times=list(times.values()))
+            # Each body is JSON already (parse_envelope read it), so joined with commas they are a JSON array.
+            rows = self.db.statement_rows("store_deliveries", digests=b"".join(first),
+                                          bodies="[" + ",".join(d.envelope.text for d in first.values()) + "]")
         except psycopg2.DataError:
             # JSON that Python reads but PostgreSQL's jsonb refuses (a \u0000, a lone surrogate).
             if len(deliveries) == 1:
                 return [InvalidEnvelope("body holds text PostgreSQL cannot store")]
             return [outcome for delivery in deliveries for outcome in self._store_batch([delivery])]
-        log.info("stored %d of %d deliveries in one commit (%d events); %d were already stored",
-                 len(rows), len(deliveries), sum(row["events"] for row in rows), len(deliveries) - len(rows))
-        stored = {bytes(row["body_sha256"]): row for row in rows}
+        stored = {bytes(row[0]) for row in rows}
+        again: dict[bytes, int] = {}  # digest -> arrivals that stored nothing
         outcomes: list[Stored | Exception] = []
         for delivery in deliveries:
-            row = stored.get(delivery.digest)
-            if row is not None and first[delivery.digest] is delivery:
-                outcomes.append(Stored(duplicate=False, events=row["events"]))
+            if delivery.digest in stored and first[delivery.digest] is delivery:
+                outcomes.append(Stored(duplicate=False, events=delivery.envelope.entry_count))
             else:
+                again[delivery.digest] = again.get(delivery.digest, 0) + 1
                 outcomes.append(Stored(duplicate=True))
+        if again:  # rare: a second statement, so the usual batch's statement carries no duplicate bookkeeping
+            try:
+                self.db.statement_rows("count_duplicate_deliveries", digests=list(again), times=list(again.values()))
+            except DatabaseUnavailable as exc:
+                # Stored before, but not counted: those callers get 503, and Meta's retry is counted.
+                outcomes = [exc if isinstance(outcome, Stored) and outcome.duplicate else outcome
+                            for outcome in outcomes]
+        self._count(len(rows), sum(first[digest].envelope.entry_count for digest in stored),
+                    sum(again.values()))
         return outcomes
+
+    def _count(self, stored: int, events: int, duplicates: int) -> None:
+        """Add one commit to the totals; log them when the last summary is SUMMARY_SECONDS old."""
+        totals = self._totals
+        totals[0] += 1
+        totals[1] += stored
+        totals[2] += events
+        totals[3] += duplicates
+        log.debug("stored %d deliveries in one commit (%d events); %d were already stored", stored, events, duplicates)
+        now = time.monotonic()
+        if now - self._summary_at >= self.SUMMARY_SECONDS:
+            log.info("stored %d deliveries (%d events) in %d commits; %d were already stored",
+                     totals[1], totals[2], totals[0], totals[3])
+            self._totals, self._summary_at = [0, 0, 0, 0], now
 
 
 def mark_verified(db: Database) -> None:
