@@ -51,8 +51,8 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     # dashboard's connections, and only one batch per worker is written at a time (group commit).
     # Their one prepared statement keeps a generic plan: a custom plan per batch size cost more
     # than the batch's rows (docs/BENCHMARKS.md, intake).
-    intake_database = db.Database(database_url, maxconn=2, application_name="insta-connect-intake",
-                                  options="-c plan_cache_mode=force_generic_plan")
+    intake_database = database.sibling(maxconn=2, application_name="insta-connect-intake",
+                                       options="-c plan_cache_mode=force_generic_plan")
     app.wsgi_app = webhooks.Dispatch(app.wsgi_app, webhooks.Receiver(settings, intake_database))
     if settings.trusted_proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count,

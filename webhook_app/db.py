@@ -41,6 +41,7 @@ class Database:
         self.maxconn = maxconn
         self.application_name = application_name
         self.options = options  # server settings for this pool's sessions, e.g. "-c plan_cache_mode=..."
+        self._siblings: list[Database] = []
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
         self._free: threading.BoundedSemaphore | None = None
         self._pid: int | None = None
@@ -145,7 +146,15 @@ class Database:
         with self.cursor() as cur:
             cur.execute("SELECT 1")
 
+    def sibling(self, maxconn: int, application_name: str, options: str | None = None) -> "Database":
+        """Another pool on the same database with its own connections and settings, closed with this one."""
+        other = Database(self.dsn, maxconn=maxconn, application_name=application_name, options=options)
+        self._siblings.append(other)
+        return other
+
     def close(self) -> None:
+        for sibling in self._siblings:
+            sibling.close()
         if self._pool is not None and self._pid == os.getpid():
             self._pool.closeall()
         self._pool = None

@@ -47,8 +47,8 @@ def verify_signature(raw: bytes, header: str | None, app_secret: str) -> None:
     found = _SIGNATURE.fullmatch((header or "").strip())
     if not found or not app_secret:
         raise InvalidSignature("missing or malformed X-Hub-Signature-256")
-    expected = hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, found.group(1).lower()):
+    expected = hmac.digest(app_secret.encode(), raw, "sha256")
+    if not hmac.compare_digest(expected, bytes.fromhex(found.group(1))):
         raise InvalidSignature("signature does not match")
 
 
@@ -56,11 +56,14 @@ def _reject_constant(name: str):
     raise InvalidEnvelope(f"{name} is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # one for all calls: json.loads makes one each time
+
+
 def parse_envelope(raw: bytes) -> Envelope:
     """Read the body as Meta's envelope {"object": str, "entry": [{...}, ...]} or raise InvalidEnvelope."""
     try:
         text = raw.decode("utf-8")
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = _DECODER.decode(text)
     except (UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, InvalidEnvelope):
             raise

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 request_log = logging.getLogger("webhook_app.request")
 
 PATHS = frozenset(("/webhook", "/webhooks/whatsapp"))
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 _ALLOWED = "GET, HEAD, POST"
 
 
@@ -67,7 +68,7 @@ class Receiver:
             status, text = 500, "Internal server error"
         body = text.encode()
         headers.append(("Content-Length", str(len(body))))
-        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        start_response(_STATUS_LINES[status], headers)
         # Accepted deliveries are logged per commit (intake.py); a line each would be thousands a second.
         request_log.log(logging.DEBUG if status == 200 and method == "POST" else logging.INFO,
                         "%s %s %s %.1fms", method, path, status, (time.perf_counter() - started) * 1000,
