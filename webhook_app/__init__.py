@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     # Their one prepared statement keeps a generic plan: a custom plan per batch size cost more
     # than the batch's rows (docs/BENCHMARKS.md, intake).
     intake_database = database.sibling(maxconn=2, application_name="insta-connect-intake",
-                                       options="-c plan_cache_mode=force_generic_plan")
+                                       options="-c plan_cache_mode=force_generic_plan", autocommit=True)
     app.wsgi_app = webhooks.Dispatch(app.wsgi_app, webhooks.Receiver(settings, intake_database))
     if settings.trusted_proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count,

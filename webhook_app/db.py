@@ -36,11 +36,15 @@ class Database:
     """A lazily created, fork-safe connection pool with helpers that run named queries."""
 
     def __init__(self, dsn: str, maxconn: int = 10, application_name: str = "insta-connect",
-                 options: str | None = None):
+                 options: str | None = None, autocommit: bool = False):
         self.dsn = dsn
         self.maxconn = maxconn
         self.application_name = application_name
         self.options = options  # server settings for this pool's sessions, e.g. "-c plan_cache_mode=..."
+        # Every statement its own transaction, set once per connection: for a pool that only runs
+        # single statements (the receivers'), where switching modes around each statement would
+        # cost two more hand-overs of the GIL per statement.
+        self.autocommit = autocommit
         self._siblings: list[Database] = []
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
         self._free: threading.BoundedSemaphore | None = None
@@ -82,6 +86,8 @@ class Database:
             raise DatabaseUnavailable(str(exc).strip() or exc.__class__.__name__) from None
         broken = False
         try:
+            if self.autocommit and not conn.autocommit:
+                conn.autocommit = True
             yield conn
             conn.commit()
         except _UNAVAILABLE as exc:
@@ -130,7 +136,9 @@ class Database:
         """
         prepare, execute_prepared = prepared(name)
         with self.connection() as conn:
-            conn.autocommit = True
+            switch = not conn.autocommit
+            if switch:
+                conn.autocommit = True
             try:
                 with conn.cursor() as cur:
                     if name not in conn.prepared:
@@ -139,16 +147,18 @@ class Database:
                     cur.execute(execute_prepared, params)
                     return cur.fetchall() if cur.description else []
             finally:
-                if not conn.closed:
+                if switch and not conn.closed:
                     conn.autocommit = False
 
     def ping(self) -> None:
         with self.cursor() as cur:
             cur.execute("SELECT 1")
 
-    def sibling(self, maxconn: int, application_name: str, options: str | None = None) -> "Database":
+    def sibling(self, maxconn: int, application_name: str, options: str | None = None,
+                autocommit: bool = False) -> "Database":
         """Another pool on the same database with its own connections and settings, closed with this one."""
-        other = Database(self.dsn, maxconn=maxconn, application_name=application_name, options=options)
+        other = Database(self.dsn, maxconn=maxconn, application_name=application_name, options=options,
+                         autocommit=autocommit)
         self._siblings.append(other)
         return other
 
