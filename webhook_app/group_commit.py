@@ -4,11 +4,6 @@ A caller that finds no flush under way leads: it writes the queue (its own item 
 call, hands each caller its outcome, then promotes the next waiting caller to lead the items that
 queued up meanwhile. Nothing waits on a timer: a lone caller is written at once, and under load
 the batch is whatever arrived during the previous flush.
-
-The callers of a batch are woken one after another, each by the one before it once that one runs:
-woken all at once, a dozen threads would queue for the GIL together, and each hand-over of the
-GIL among them costs context switches that measured as much CPU per delivery as the write itself
-(docs/BENCHMARKS.md, intake).
 """
 from __future__ import annotations
 
@@ -20,7 +15,7 @@ Outcome = TypeVar("Outcome")
 
 
 class _Waiter(Generic[Item, Outcome]):
-    __slots__ = ("item", "wake", "lead", "outcome", "error", "next")
+    __slots__ = ("item", "wake", "lead", "outcome", "error")
 
     def __init__(self, item: Item):
         self.item = item
@@ -31,7 +26,6 @@ class _Waiter(Generic[Item, Outcome]):
         self.lead = False  # woken to lead the next batch, not with an outcome
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
-        self.next: _Waiter | None = None  # the caller of the same batch to wake after this one
 
 
 class GroupCommit(Generic[Item, Outcome]):
@@ -53,8 +47,6 @@ class GroupCommit(Generic[Item, Outcome]):
             self._leading = True
         if not lead:
             waiter.wake.acquire()  # until the outcome is in, or this caller is to lead
-            if waiter.next is not None:
-                waiter.next.wake.release()
         if lead or waiter.lead:
             self._lead(waiter)  # this waiter is at the head of the queue, so in the batch written now
         if waiter.error is not None:
@@ -76,9 +68,8 @@ class GroupCommit(Generic[Item, Outcome]):
                 waiter.error = outcome
             else:
                 waiter.outcome = outcome
-        followers = [waiter for waiter in batch if waiter is not leader]
-        for waiter, after in zip(followers, followers[1:]):
-            waiter.next = after
+            if waiter is not leader:
+                waiter.wake.release()
         with self._lock:
             if self._queue:
                 successor = self._queue[0]
@@ -86,5 +77,3 @@ class GroupCommit(Generic[Item, Outcome]):
                 successor.wake.release()
             else:
                 self._leading = False
-        if followers:
-            followers[0].wake.release()  # it wakes the next, and so on down the batch
