@@ -1,5 +1,5 @@
 """Intake benchmark: signed deliveries through gunicorn into PostgreSQL, next to a bare Flask route
-under the same gunicorn settings (deployment/gunicorn.conf.py), in the same run.
+under the same gunicorn settings (deployment/gunicorn.conf.py: worker class included), in the same run.
 
     python -m bench.intake [--rounds 3] [--seconds 8] [--connections 64]
 
@@ -123,9 +123,11 @@ def main(argv=None) -> dict:
         url = pg.fresh("bench_intake")
         env = app_env(url)
         config = runpy.run_path(str(ROOT / "deployment" / "gunicorn.conf.py"))
-        workers, threads = config["workers"], config["threads"]
-        print(f"intake benchmark · {machine()} · PostgreSQL {pg.version()} · gunicorn {workers} workers x "
-              f"{threads} threads · wrk 2 threads x {args.connections} connections · "
+        server = f"{config['workers']} {config['worker_class']} workers"
+        if config["worker_class"] == "gthread":
+            server += f" x {config['threads']} threads"
+        print(f"intake benchmark · {machine()} · PostgreSQL {pg.version()} · gunicorn {server} · "
+              f"wrk 2 threads x {args.connections} connections · "
               f"{args.rounds} rounds of {args.seconds:.0f}s per target, taking turns", flush=True)
         # Enough unique deliveries for 10,000 a second, a fresh file for each round of ours.
         per_round = int(10_000 * args.seconds)
