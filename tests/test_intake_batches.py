@@ -40,10 +40,10 @@ def test_a_batch_of_new_repeated_and_refused_bodies_keeps_each_outcome(db, sql):
                "WHERE user_id IS NULL") == [(4, 4, 2)]
 
 
-def test_the_log_sums_up_commits_instead_of_a_line_each(db, caplog, monkeypatch):
+def test_the_log_sums_up_commits_instead_of_a_line_each(db, caplog):
     store = Intake(db)
     clock = [1000.0]
-    monkeypatch.setattr(intake.time, "monotonic", lambda: clock[0])
+    store._clock = lambda: clock[0]
     caplog.set_level(logging.INFO, logger="webhook_app.intake")
 
     def lines():

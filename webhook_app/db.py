@@ -42,8 +42,7 @@ class Database:
         self.application_name = application_name
         self.options = options  # server settings for this pool's sessions, e.g. "-c plan_cache_mode=..."
         # Every statement its own transaction, set once per connection: for a pool that only runs
-        # single statements (the receivers'), where switching modes around each statement would
-        # cost two more hand-overs of the GIL per statement.
+        # single statements (the receivers'), so statement_rows need not switch modes each time.
         self.autocommit = autocommit
         self._siblings: list[Database] = []
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None

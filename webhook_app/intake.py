@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import psycopg2
@@ -90,13 +91,13 @@ class Intake:
     """
 
     SUMMARY_SECONDS = 10.0  # at most one INFO line per this many seconds: a line per commit flooded the journal
+    _clock = staticmethod(time.monotonic)
 
     def __init__(self, db: Database, max_batch: int = 64):
         self.db = db
         self._batches: GroupCommit[_Delivery, Stored] = GroupCommit(self._store_batch, max_batch)
-        # Since the last summary line: [commits, deliveries stored, events, already stored]. Only
-        # the group commit's current leader touches these, one at a time.
-        self._totals = [0, 0, 0, 0]
+        # Since the last summary line. Only the group commit's current leader touches these, one at a time.
+        self._totals = Counter()
         self._summary_at = float("-inf")  # so the first commit is logged at once
 
     def store(self, raw: bytes, envelope: Envelope) -> Stored:
@@ -139,16 +140,13 @@ class Intake:
     def _count(self, stored: int, events: int, duplicates: int) -> None:
         """Add one commit to the totals; log them when the last summary is SUMMARY_SECONDS old."""
         totals = self._totals
-        totals[0] += 1
-        totals[1] += stored
-        totals[2] += events
-        totals[3] += duplicates
+        totals.update(commits=1, stored=stored, events=events, duplicates=duplicates)
         log.debug("stored %d deliveries in one commit (%d events); %d were already stored", stored, events, duplicates)
-        now = time.monotonic()
+        now = self._clock()
         if now - self._summary_at >= self.SUMMARY_SECONDS:
             log.info("stored %d deliveries (%d events) in %d commits; %d were already stored",
-                     totals[1], totals[2], totals[0], totals[3])
-            self._totals, self._summary_at = [0, 0, 0, 0], now
+                     totals["stored"], totals["events"], totals["commits"], totals["duplicates"])
+            self._totals, self._summary_at = Counter(), now
 
 
 def mark_verified(db: Database) -> None:

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import logging
-import re
 import random
+import re
 import time
 
 from flask import Flask, g, request

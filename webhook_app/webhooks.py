@@ -69,7 +69,7 @@ class Receiver:
         body = text.encode()
         headers.append(("Content-Length", str(len(body))))
         start_response(_STATUS_LINES[status], headers)
-        # Accepted deliveries are logged per commit (intake.py); a line each would be thousands a second.
+        # Accepted deliveries are summed up in intake.py's log line; a line each would be thousands a second.
         request_log.log(logging.DEBUG if status == 200 and method == "POST" else logging.INFO,
                         "%s %s %s %.1fms", method, path, status, (time.perf_counter() - started) * 1000,
                         extra={"request_id": request_id})
