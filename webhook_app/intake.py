@@ -1,6 +1,7 @@
 """Webhook intake: check Meta's signature, read the envelope, store a delivery and its events."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -43,12 +44,24 @@ class Stored:
     events: int = 0
 
 
+@functools.lru_cache(maxsize=4)
+def _keyed_mac(app_secret: str) -> hmac.HMAC:
+    """The HMAC state after the key, made once per secret and copied for each body (never updated itself).
+
+    A one-shot hmac.digest() sets the key up again on every call; with OpenSSL 3 that setup (fetching
+    the algorithm) cost more than hashing a delivery's body (docs/BENCHMARKS.md, intake).
+    """
+    return hmac.new(app_secret.encode(), digestmod=hashlib.sha256)
+
+
 def verify_signature(raw: bytes, header: str | None, app_secret: str) -> None:
     """Raise InvalidSignature unless header is the HMAC-SHA256 of the raw bytes (constant time)."""
     found = _SIGNATURE.fullmatch((header or "").strip())
     if not found or not app_secret:
         raise InvalidSignature("missing or malformed X-Hub-Signature-256")
-    expected = hmac.digest(app_secret.encode(), raw, "sha256")
+    mac = _keyed_mac(app_secret).copy()
+    mac.update(raw)
+    expected = mac.digest()
     if not hmac.compare_digest(expected, bytes.fromhex(found.group(1))):
         raise InvalidSignature("signature does not match")
 
