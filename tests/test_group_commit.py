@@ -1,6 +1,7 @@
 """Group commit (webhook_app/group_commit.py) with real threads: callers that arrive while a batch
 is being written are written together next, each gets its own outcome, and errors reach every caller."""
 import threading
+import time
 
 import pytest
 
@@ -85,3 +86,29 @@ def test_a_lone_caller_is_written_at_once():
     assert group.submit("x") == "ok" and flushed == [["x"]]
     with pytest.raises(RuntimeError):
         GroupCommit(lambda items: []).submit("y")  # a flush that loses an outcome is an error, not a hang
+
+
+def test_after_a_big_batch_the_first_caller_back_waits_for_the_rest_of_the_convoy():
+    gate = Gate()
+    group = GroupCommit(gate, linger=0.5, busy_batch=2)
+    run_together(group, gate, "a", ["b", "c"])  # a batch of two: the group counts as busy
+    assert [sorted(batch) for batch in gate.batches] == [["a"], ["b", "c"]]
+    results: dict = {}
+    first = threading.Thread(target=lambda: results.setdefault("x", group.submit("x")))
+    first.start()
+    threading.Event().wait(0.1)  # well inside the linger: x is waiting, not written
+    assert len(gate.batches) == 2
+    results["y"] = group.submit("y")  # arrives while x lingers, so the two share one flush
+    first.join(10)
+    assert sorted(gate.batches[2]) == ["x", "y"] and len(gate.batches) == 3
+    assert results == {"x": "stored x", "y": "stored y"}
+
+
+def test_a_quiet_group_never_lingers():
+    written = []
+    group = GroupCommit(lambda items: written.append(items) or ["ok"] * len(items), linger=30, busy_batch=2)
+    started = time.monotonic()
+    for item in "abc":  # batches of one: never busy, so each is written at once
+        assert group.submit(item) == "ok"
+    assert written == [["a"], ["b"], ["c"]]
+    assert time.monotonic() - started < 10  # one linger alone would have taken 30 s

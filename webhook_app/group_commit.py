@@ -2,12 +2,20 @@
 
 A caller that finds no flush under way leads: it writes the queue (its own item first) in one
 call, hands each caller its outcome, then promotes the next waiting caller to lead the items that
-queued up meanwhile. Nothing waits on a timer: a lone caller is written at once, and under load
-the batch is whatever arrived during the previous flush.
+queued up meanwhile. A lone caller is written at once, and under load the batch is whatever
+arrived during the previous flush.
+
+One exception, `linger`: the callers of a big batch are answered together and come back together
+(a busy receiver's connections move in a convoy). The first of them to return finds no flush under
+way, and used to be written alone, one statement and one disk flush for one item, while the rest
+of the convoy queued behind it for the next. After a batch of at least `busy_batch` items, a caller
+that finds no flush under way waits `linger` seconds first, so the convoy shares one flush. A quiet
+receiver never waits: its batches are small.
 """
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable, Generic, Sequence, TypeVar
 
 Item = TypeVar("Item")
@@ -31,12 +39,16 @@ class _Waiter(Generic[Item, Outcome]):
 class GroupCommit(Generic[Item, Outcome]):
     """Runs flush(items) -> outcomes (one per item, or an exception for that item) for batches."""
 
-    def __init__(self, flush: Callable[[list[Item]], Sequence[Outcome | BaseException]], max_batch: int = 64):
+    def __init__(self, flush: Callable[[list[Item]], Sequence[Outcome | BaseException]], max_batch: int = 64,
+                 linger: float = 0.0, busy_batch: int = 8):
         self._flush = flush
         self.max_batch = max_batch
+        self.linger = linger
+        self.busy_batch = busy_batch
         self._lock = threading.Lock()
         self._queue: list[_Waiter] = []
         self._leading = False  # False only while the queue is empty
+        self._last_batch = 0  # size of the batch written last
 
     def submit(self, item: Item) -> Outcome:
         """Write item with whatever else is waiting; return its outcome or raise its error."""
@@ -47,6 +59,8 @@ class GroupCommit(Generic[Item, Outcome]):
             self._leading = True
         if not lead:
             waiter.wake.acquire()  # until the outcome is in, or this caller is to lead
+        if lead and self.linger and self._last_batch >= self.busy_batch:
+            time.sleep(self.linger)  # the rest of the last batch's convoy is on its way back
         if lead or waiter.lead:
             self._lead(waiter)  # this waiter is at the head of the queue, so in the batch written now
         if waiter.error is not None:
@@ -57,6 +71,7 @@ class GroupCommit(Generic[Item, Outcome]):
         with self._lock:
             batch = self._queue[:self.max_batch]
             del self._queue[:self.max_batch]
+            self._last_batch = len(batch)
         try:
             outcomes = self._flush([waiter.item for waiter in batch])
             if len(outcomes) != len(batch):

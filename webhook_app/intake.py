@@ -106,9 +106,12 @@ class Intake:
     SUMMARY_SECONDS = 10.0  # at most one INFO line per this many seconds: a line per commit flooded the journal
     _clock = staticmethod(time.monotonic)
 
+    LINGER_SECONDS = 0.001  # see GroupCommit: under load, the first caller back waits this long for the rest
+
     def __init__(self, db: Database, max_batch: int = 64):
         self.db = db
-        self._batches: GroupCommit[_Delivery, Stored] = GroupCommit(self._store_batch, max_batch)
+        self._batches: GroupCommit[_Delivery, Stored] = GroupCommit(self._store_batch, max_batch,
+                                                                    linger=self.LINGER_SECONDS)
         # Since the last summary line. Only the group commit's current leader touches these, one at a time.
         self._totals = Counter()
         self._summary_at = float("-inf")  # so the first commit is logged at once
