@@ -79,7 +79,9 @@ def test_signed_but_not_an_envelope_is_400_and_stores_nothing(server, sql):
                  b'{"object": "page", "entry": {}}', b'{"object": "page", "entry": [1]}',
                  b'{"object": "page", "entry": [{"id": NaN}]}', b'{"object": "page", "entry": [{"id": "\\u0000"}]}',
                  b'{"object": "pa\\u0000ge", "entry": []}', b'{"object": "page\\n", "entry": []}',
-                 b'{"object": "", "entry": []}'):
+                 b'{"object": "", "entry": []}', b'{"object": "p\xc3\xa9ge", "entry": []}',
+                 # deeper than Python's parser goes and than PostgreSQL's stack allows: 400, not 500 or 503
+                 b'{"object": "page", "entry": [{"id": ' + b"[" * 200_000 + b"]" * 200_000 + b"}]}"):
         response = post(server, body, {"X-Hub-Signature-256": sign(body)})
         assert response.status_code == 400, body
     assert stored(sql) == (0, 0)

@@ -82,6 +82,8 @@ def parse_envelope(raw: bytes) -> Envelope:
         if isinstance(exc, InvalidEnvelope):
             raise
         raise InvalidEnvelope("body is not JSON") from None
+    except RecursionError:  # signed, but nested deeper than any envelope Meta sends: refused, not a 500
+        raise InvalidEnvelope("body is nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("object"), str) or not _OBJECT.fullmatch(data["object"]):
         raise InvalidEnvelope("body has no 'object' naming a Meta object")
     entries = data.get("entry")
