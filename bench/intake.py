@@ -1,12 +1,14 @@
 """Intake benchmark: signed deliveries through gunicorn into PostgreSQL, next to a bare Flask route
 under the same gunicorn settings (deployment/gunicorn.conf.py: worker class included), in the same run.
 
-    python -m bench.intake [--rounds 3] [--seconds 8] [--connections 64]
+    python -m bench.intake [--rounds 5] [--seconds 8] [--connections 64]
 
 The load comes from wrk (Debian's `wrk` package), so that the load generator's own CPU stays
 small next to the servers' on this 2-core machine. The two servers take turns, round after round,
 and the ratio is the median of each round's pair: a neighbour's burst of CPU falls on one pair
-instead of on one side. Every delivery body is unique, so none is answered as a duplicate.
+instead of on one side. Five rounds by default: on a shared 2-core VM single rounds scatter by
+±10 points, and the median of three moved with them. Every delivery body is unique, so none is
+answered as a duplicate.
 """
 from __future__ import annotations
 
@@ -109,7 +111,7 @@ def wrk(url: str, deliveries: Path, *, seconds: float, connections: int, threads
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.intake")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args(argv)
