@@ -5,8 +5,8 @@ under the same gunicorn settings and the same wrk load as bench.intake, taking t
     python -m bench.intake_ceiling [--rounds 3] [--seconds 6] [--waits 0,0.001,0.005,0.015]
 
 It separates the two costs of a durable write on a shared 2-core machine: the CPU that PostgreSQL
-and psycopg2 spend, and the time a batch's callers sit waiting (a gthread worker holds only
-`threads` requests, so there throughput is at most workers x threads / flush time).
+and psycopg2 spend, and what the waiting itself costs (a worker whose requests wait for a flush
+spends more CPU per request, and holds only as many requests as wrk keeps connections open).
 """
 from __future__ import annotations
 

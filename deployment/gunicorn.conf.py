@@ -6,7 +6,7 @@ workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # Each request is a gevent greenlet, not an OS thread. A webhook delivery spends most of its life
 # waiting for the group commit that stores it (webhook_app/group_commit.py); as a greenlet, that
 # wait costs no thread hand-off and no queueing for the GIL. Measured in bench.intake on 2 cores:
-# gthread with 16 threads reached 41-49 % of the bare Flask route, gevent 64-71 % (docs/BENCHMARKS.md).
+# gthread with 16 threads reached 41-49 % of the bare Flask route, gevent 64-79 % (docs/BENCHMARKS.md).
 worker_class = "gevent"
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 timeout = 30

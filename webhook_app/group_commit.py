@@ -7,8 +7,8 @@ arrived during the previous flush.
 
 One exception, `linger`: the callers of a big batch are answered together and come back together
 (a busy receiver's connections move in a convoy). The first of them to return finds no flush under
-way, and used to be written alone, one statement and one disk flush for one item, while the rest
-of the convoy queued behind it for the next. After a batch of at least `busy_batch` items, a caller
+way, and would be written alone, one statement and one disk flush for one item, while the rest of
+the convoy queued behind it for the next. After a batch of at least `busy_batch` items, a caller
 that finds no flush under way waits `linger` seconds first, so the convoy shares one flush. A quiet
 receiver never waits: its batches are small.
 """
