@@ -19,7 +19,7 @@ run: $(VENV)/.installed
 	$(PY) -m webhook_app.run_local
 
 migrate: $(VENV)/.installed
-	$(PY) -m webhook_app.migrations
+	$(PY) -m webhook_app.db.migrations
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

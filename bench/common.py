@@ -11,9 +11,9 @@ from pathlib import Path
 
 import psycopg2
 
-from webhook_app import embedded_db
+from webhook_app.db import embedded as embedded_db
 from webhook_app.config import Settings
-from webhook_app.migrations import migrate
+from webhook_app.db.migrations import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_VENV_PYTHON = ROOT / "bench" / ".venv" / "bin" / "python"

@@ -28,9 +28,9 @@ import psycopg2
 
 from webhook_app import create_app
 from webhook_app.config import DEFAULT_RATELIMITS, Settings
-from webhook_app.listing import decode_cursor, encode_cursor
-from webhook_app.migrations import migrate
-from webhook_app.queries import query
+from webhook_app.web.listing import decode_cursor, encode_cursor
+from webhook_app.db.migrations import migrate
+from webhook_app.db.queries import query
 
 USERS = 100
 PASSWORD = "benchmark password"
@@ -261,7 +261,7 @@ def main() -> None:
         admin.close()
         run(given, args.events, args.samples)
         return
-    from webhook_app import embedded_db
+    from webhook_app.db import embedded as embedded_db
 
     base = Path(tempfile.mkdtemp(prefix="icbench-"))
     try:

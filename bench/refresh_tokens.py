@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import Postgres, machine  # noqa: E402
 from tests.helpers import free_port, wait_for_http  # noqa: E402
 from webhook_app.sandbox import sandbox_env  # noqa: E402
-from webhook_app.vault import Vault  # noqa: E402
+from webhook_app.tokens.vault import Vault  # noqa: E402
 
 SECRET = "bench-app-secret"
 KEY = b"b" * 32

@@ -7,7 +7,7 @@ import os
 import time
 
 from app import app
-from webhook_app.intake import Stored
+from webhook_app.webhooks.intake import Stored
 
 _WAIT = float(os.environ.get("STUB_FLUSH_SECONDS", "0.001"))
 

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 
 import psycopg2
 
-from webhook_app import embedded_db
+from webhook_app.db import embedded as embedded_db
 from webhook_app.config import Settings, load_settings_or_exit
-from webhook_app.db import Database
+from webhook_app.db.pool import Database
 from webhook_app.logging_setup import configure_logging
 
 log = logging.getLogger(__name__)

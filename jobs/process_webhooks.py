@@ -19,9 +19,10 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from webhook_app import handlers, queue
+from webhook_app.webhooks import handlers
+from webhook_app.webhooks import event_queue as queue
 from webhook_app.config import Settings
-from webhook_app.db import Database
+from webhook_app.db.pool import Database
 from webhook_app.exceptions import DatabaseUnavailable
 
 log = logging.getLogger("jobs.process_webhooks")

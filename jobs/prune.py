@@ -13,7 +13,7 @@ import sys
 import time
 
 from webhook_app.config import Settings
-from webhook_app.db import Database
+from webhook_app.db.pool import Database
 from webhook_app.exceptions import DatabaseUnavailable
 
 log = logging.getLogger("jobs.prune")

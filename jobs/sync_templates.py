@@ -14,10 +14,12 @@ import threading
 import psycopg2
 
 from jobs.common import Notifications, job_settings, stop_on_signals
-from webhook_app import background_jobs, graph, templates_sync
+from webhook_app.background_jobs import store as background_jobs
+from webhook_app.accounts import graph
+from webhook_app.message_templates import sync as templates_sync
 from webhook_app.config import Settings
-from webhook_app.db import Database
-from webhook_app.vault import from_settings as vault_from_settings
+from webhook_app.db.pool import Database
+from webhook_app.tokens.vault import from_settings as vault_from_settings
 
 log = logging.getLogger("jobs.sync_templates")
 JOB_RETENTION_DAYS = 7

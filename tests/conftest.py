@@ -13,7 +13,7 @@ import pytest
 
 from webhook_app import create_app
 from webhook_app.config import Settings
-from webhook_app.migrations import migrate
+from webhook_app.db.migrations import migrate
 from tests.helpers import AuthActions, Browser, LiveServer, with_database
 
 TEMPLATE_DB = f"ic_template_{os.getpid()}"
@@ -34,7 +34,7 @@ def pg_admin_url():
     if given:
         yield given
         return
-    from webhook_app import embedded_db
+    from webhook_app.db import embedded as embedded_db
 
     # Short path: the server's Unix socket lives in this folder, and socket paths are short.
     base = Path(tempfile.mkdtemp(prefix="icpg-"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import consent
-from webhook_app import graph
-from webhook_app.account_data import DataSync
-from webhook_app.vault import from_settings as vault_from_settings
+from webhook_app.accounts import graph
+from webhook_app.accounts.data_sync import DataSync
+from webhook_app.tokens.vault import from_settings as vault_from_settings
 
 pytestmark = pytest.mark.sandbox
 

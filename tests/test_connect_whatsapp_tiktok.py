@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import consent
-from webhook_app import accounts
-from webhook_app.vault import Vault
+from webhook_app.accounts import store as accounts
+from webhook_app.tokens.vault import Vault
 
 pytestmark = pytest.mark.sandbox
 

@@ -2,7 +2,7 @@
 import threading
 import time
 
-from webhook_app.db import Database
+from webhook_app.db.pool import Database
 
 
 def test_more_threads_than_connections_wait_instead_of_failing(settings):

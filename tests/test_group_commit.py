@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from webhook_app.group_commit import GroupCommit
+from webhook_app.webhooks.group_commit import GroupCommit
 
 
 class Gate:

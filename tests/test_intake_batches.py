@@ -4,8 +4,8 @@ was stored every few seconds instead of once per commit."""
 import json
 import logging
 
-from webhook_app import intake
-from webhook_app.intake import Intake, InvalidEnvelope, Stored
+from webhook_app.webhooks import intake
+from webhook_app.webhooks.intake import Intake, InvalidEnvelope, Stored
 from tests.webhook_support import ig_messages
 
 
@@ -44,10 +44,10 @@ def test_the_log_sums_up_commits_instead_of_a_line_each(db, caplog):
     store = Intake(db)
     clock = [1000.0]
     store._clock = lambda: clock[0]
-    caplog.set_level(logging.INFO, logger="webhook_app.intake")
+    caplog.set_level(logging.INFO, logger="webhook_app.webhooks.intake")
 
     def lines():
-        return [r.getMessage() for r in caplog.records if r.name == "webhook_app.intake" and r.levelno == logging.INFO]
+        return [r.getMessage() for r in caplog.records if r.name == "webhook_app.webhooks.intake" and r.levelno == logging.INFO]
 
     store._store_batch([delivery(ig_messages("ig-1", ["m.1"]))])
     assert lines() == ["stored 1 deliveries (1 events) in 1 commits; 0 were already stored"]  # the first at once

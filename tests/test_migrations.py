@@ -4,8 +4,8 @@ import re
 import psycopg2
 import pytest
 
-from webhook_app.migrations import migrate, migration_files
-from webhook_app.queries import all_queries
+from webhook_app.db.migrations import migrate, migration_files
+from webhook_app.db.queries import all_queries
 from tests.helpers import with_database
 
 _PARAM = re.compile(r"%\((\w+)\)s")

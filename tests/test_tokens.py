@@ -12,7 +12,7 @@ from jobs import monitor_tokens, refresh_tokens
 from tests.helpers import ROOT, app_env, consent
 from webhook_app.exceptions import DatabaseUnavailable
 from webhook_app.sandbox import sandbox_env
-from webhook_app.vault import Vault
+from webhook_app.tokens.vault import Vault
 
 pytestmark = pytest.mark.sandbox
 

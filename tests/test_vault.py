@@ -1,7 +1,7 @@
 """The token vault: AES-256-GCM, key ids, rotation-friendly opening, clear errors."""
 import pytest
 
-from webhook_app.vault import Vault, VaultError, key_id
+from webhook_app.tokens.vault import Vault, VaultError, key_id
 
 OLD, NEW = b"o" * 32, b"n" * 32
 

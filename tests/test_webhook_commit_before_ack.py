@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from webhook_app import create_app, embedded_db
-from webhook_app.migrations import migrate
+from webhook_app import create_app
+from webhook_app.db import embedded as embedded_db
+from webhook_app.db.migrations import migrate
 from tests.helpers import LiveServer, with_database
 from tests.webhook_support import deliver, ig_messages, wait_until
 

@@ -2,7 +2,8 @@
 import time
 
 from jobs.process_webhooks import Processor
-from webhook_app import handlers, queue
+from webhook_app.webhooks import handlers
+from webhook_app.webhooks import event_queue as queue
 from tests.webhook_support import add_owner, deliver, ig_messages, start_processor
 
 REFUSE_BOOM = """

@@ -6,13 +6,27 @@ from datetime import timedelta
 from flask import Flask, jsonify, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import (accounts_api, auth, connect, dashboard, db, errors, events_api, health, inbox_api,
-               metrics_api, templates_api, token_health_api, users, web, webhook_health_api, webhooks)
-from .api import create_api_blueprint
-from .config import Settings, load_settings
-from .extensions import csrf, limiter, login_manager
-from .logging_setup import configure_logging
-from .sessions import PostgresSessionInterface
+from webhook_app.accounts import views as accounts_api
+from webhook_app.auth import views as auth
+from webhook_app.accounts import connect
+from webhook_app.web import dashboard
+from webhook_app.db import pool as db
+from webhook_app.web import errors
+from webhook_app.webhooks import event_views as events_api
+from webhook_app.web import health
+from webhook_app.webhooks import inbox_views as inbox_api
+from webhook_app.accounts import metrics_views as metrics_api
+from webhook_app.message_templates import views as templates_api
+from webhook_app.tokens import views as token_health_api
+from webhook_app.auth import users
+from webhook_app.web import requests as web
+from webhook_app.webhooks import health_views as webhook_health_api
+from webhook_app.webhooks import receiver as webhooks
+from webhook_app.web.api import create_api_blueprint
+from webhook_app.config import Settings, load_settings
+from webhook_app.web.extensions import csrf, limiter, login_manager
+from webhook_app.logging_setup import configure_logging
+from webhook_app.web.sessions import PostgresSessionInterface
 
 
 def create_app(settings: Settings | None = None, test_config: dict | None = None) -> Flask:
@@ -21,7 +35,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     configure_logging(settings.log_level)
     database_url = settings.database_url
     if not database_url:
-        from . import embedded_db
+        from webhook_app.db import embedded as embedded_db
 
         database_url = embedded_db.ensure_database(settings.var_dir)
         settings = settings.with_overrides(database_url=database_url)

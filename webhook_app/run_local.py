@@ -12,11 +12,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from . import embedded_db
-from .config import PROJECT_ROOT, Settings, load_settings_or_exit
-from .exceptions import DatabaseUnavailable
-from .logging_setup import configure_logging
-from .migrations import migrate
+from webhook_app.db import embedded as embedded_db
+from webhook_app.config import PROJECT_ROOT, Settings, load_settings_or_exit
+from webhook_app.exceptions import DatabaseUnavailable
+from webhook_app.logging_setup import configure_logging
+from webhook_app.db.migrations import migrate
 
 
 @dataclass
@@ -45,7 +45,7 @@ def sandbox_env(settings: Settings) -> dict[str, str]:
     """Point every child at the local sandbox (META_GRAPH_URL and friends) unless set explicitly."""
     if not settings.sandbox_enabled:
         return {}
-    from .sandbox import sandbox_env as urls
+    from webhook_app.sandbox import sandbox_env as urls
 
     return urls(f"http://{settings.host}:{settings.sandbox_port}")
 

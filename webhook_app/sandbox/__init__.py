@@ -11,8 +11,8 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler
 
-from ..config import ConfigError, Settings
-from .state import SandboxState
+from webhook_app.config import ConfigError, Settings
+from webhook_app.sandbox.state import SandboxState
 
 
 def sandbox_urls(base_url: str) -> dict[str, str]:
@@ -37,7 +37,7 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     """The sandbox server; webhooks it sends go to `webhook_url` (default: the app's /webhook)."""
     if settings.production:
         raise ConfigError("the Meta sandbox cannot run when APP_ENV=production")
-    from . import controls, meta, tiktok
+    from webhook_app.sandbox import controls, meta, tiktok
 
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False

@@ -5,9 +5,9 @@ import sys
 
 from werkzeug.serving import run_simple
 
-from ..config import ConfigError, load_settings
-from ..logging_setup import configure_logging
-from . import PathOnlyHandler, create_sandbox_app
+from webhook_app.config import ConfigError, load_settings
+from webhook_app.logging_setup import configure_logging
+from webhook_app.sandbox import PathOnlyHandler, create_sandbox_app
 
 
 def main() -> int:

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, jsonify, request
 
-from .state import META_FAULTS, Fault, SandboxError, SandboxState, meta_error
+from webhook_app.sandbox.state import META_FAULTS, Fault, SandboxError, SandboxState, meta_error
 
 
 def state() -> SandboxState:

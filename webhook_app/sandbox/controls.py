@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, render_template_string, request
 
-from . import samples
-from .common import state
+from webhook_app.sandbox import samples
+from webhook_app.sandbox.common import state
 
 bp = Blueprint("sandbox_controls", __name__, url_prefix="/_sandbox")
 

@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, redirect, render_template_string, request
 
-from .common import api_route, bearer_token, check_proof, paged, param, select, state
-from .state import (LONG_LIVED_SECONDS, SHORT_LIVED_SECONDS, MetaUser, SandboxError, Token,
+from webhook_app.sandbox.common import api_route, bearer_token, check_proof, paged, param, select, state
+from webhook_app.sandbox.state import (LONG_LIVED_SECONDS, SHORT_LIVED_SECONDS, MetaUser, SandboxError, Token,
                     meta_error)
 
 dialog_bp = Blueprint("sandbox_dialog", __name__, url_prefix="/facebook")

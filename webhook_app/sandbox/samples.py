@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from .state import SandboxState, new_id
+from webhook_app.sandbox.state import SandboxState, new_id
 
 KINDS = ("instagram_message", "instagram_comment", "instagram_mention", "page_feed",
          "whatsapp_message", "whatsapp_status", "template_status")

@@ -8,9 +8,9 @@ import time
 
 from flask import Blueprint, abort, request
 
-from .common import api_route, bearer_token, param, state
-from .meta import back_to, consent
-from .state import TIKTOK_ACCESS_SECONDS, TIKTOK_REFRESH_SECONDS, SandboxError
+from webhook_app.sandbox.common import api_route, bearer_token, param, state
+from webhook_app.sandbox.meta import back_to, consent
+from webhook_app.sandbox.state import TIKTOK_ACCESS_SECONDS, TIKTOK_REFRESH_SECONDS, SandboxError
 
 auth_bp = Blueprint("sandbox_tiktok_web", __name__, url_prefix="/tiktok-web")
 api_bp = Blueprint("sandbox_tiktok_api", __name__, url_prefix="/tiktok")

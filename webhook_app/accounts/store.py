@@ -1,0 +1,296 @@
+"""Connected accounts: store, read, select and disconnect them; tokens sealed and opened by the vault.
+
+Only this module knows the account queries. Views and jobs call it; it never returns a token to a
+caller that did not ask for one (`open_token`), and never returns ciphertext at all.
+Account ids seen by the API are `<kind>-<row id>`: meta-3, instagram-5, whatsapp-2, tiktok-1.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import psycopg2.extras
+
+from webhook_app.db.pool import Database, execute
+from webhook_app.exceptions import InstaConnectError
+from webhook_app.accounts.graph import GraphClient, GraphError, ReauthorizationRequired, TikTokClient
+from webhook_app.tokens.vault import Vault, VaultError
+
+log = logging.getLogger(__name__)
+
+# What a selected Page sends us (Messenger-platform fields cover the linked Instagram account too).
+PAGE_WEBHOOK_FIELDS = ("messages", "messaging_postbacks", "message_reactions", "message_echoes", "feed", "mention")
+ACCOUNT_KINDS = ("meta", "instagram", "whatsapp", "tiktok")
+
+
+class AccountNotFound(InstaConnectError):
+    """No such account for this user (someone else's id looks exactly the same)."""
+
+
+class TokenUnavailable(InstaConnectError):
+    """The account's token cannot be used: the user must connect again."""
+
+
+def expires_from(seconds) -> datetime | None:
+    """An absolute expiry from Meta's / TikTok's `expires_in` (0 or missing: does not expire)."""
+    try:
+        seconds = int(seconds)
+    except (TypeError, ValueError):
+        return None
+    return datetime.now(timezone.utc) + timedelta(seconds=seconds) if seconds > 0 else None
+
+
+def open_token(vault: Vault, row: dict, secret: str = "access_token") -> str:
+    """The plaintext token of an account row, or TokenUnavailable (never the ciphertext)."""
+    if row.get("status") == "needs_reauth":
+        raise TokenUnavailable("the account must be connected again")
+    try:
+        return vault.open(row.get(f"{secret}_ciphertext"), row.get(f"{secret}_key_id"))
+    except VaultError as exc:
+        raise TokenUnavailable(f"the stored {secret.replace('_', ' ')} cannot be used: {exc}") from None
+
+
+def effective_status(row: dict, window_days: int = 7) -> str:
+    """The stored status, or 'expiring' / 'needs_reauth' when the expiry says so."""
+    status = row.get("status") or "active"
+    expires_at = row.get("expires_at")
+    if status == "active" and expires_at is not None:
+        now = datetime.now(timezone.utc)
+        if expires_at <= now:
+            return "needs_reauth"
+        if expires_at <= now + timedelta(days=window_days):
+            return "expiring"
+    return status
+
+
+def parse_account_id(account_id: str) -> tuple[str, int]:
+    kind, _, number = account_id.partition("-")
+    if kind not in ACCOUNT_KINDS or not number.isdigit():
+        raise AccountNotFound(account_id)
+    return kind, int(number)
+
+
+# ---- storing what a connect flow fetched --------------------------------------------------------
+
+@dataclass
+class MetaLogin:
+    """What Facebook Login gave us: the person, the long-lived token, Pages and Instagram accounts."""
+
+    meta_user_id: str
+    name: str
+    token: str
+    expires_in: int | None
+    scopes: list[str]
+    pages: list[dict]            # id, name, category, access_token, instagram (dict or None)
+
+
+def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin) -> dict:
+    """Store (or update in place) a Facebook login with its Pages and Instagram accounts, in one transaction."""
+    expires_at = expires_from(login.expires_in)
+    counts = {"pages": 0, "instagram": 0}
+    with db.connection() as conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        execute(cur, "upsert_meta_account", user_id=user_id, meta_user_id=login.meta_user_id, display_name=login.name,
+                token_kind="long_lived_user", scopes=login.scopes, expires_at=expires_at,
+                data_access_expires_at=None, **vault.seal_columns("access_token", login.token))
+        meta_account_id = cur.fetchone()["id"]
+        keep_pages, keep_ig = [], []
+        for page in login.pages:
+            execute(cur, "upsert_page", user_id=user_id, meta_account_id=meta_account_id, page_id=page["id"],
+                    display_name=page.get("name", ""), category=page.get("category"), expires_at=None,
+                    **vault.seal_columns("access_token", page.get("access_token")))
+            page_row = cur.fetchone()["id"]
+            keep_pages.append(page["id"])
+            execute(cur, "upsert_account_route", external_id=page["id"], user_id=user_id, kind="page")
+            counts["pages"] += 1
+            ig = page.get("instagram")
+            if ig:
+                execute(cur, "upsert_instagram_account", user_id=user_id, page_id=page_row, ig_user_id=ig["id"],
+                        username=ig.get("username", ""), display_name=ig.get("name"),
+                        profile_picture_url=ig.get("profile_picture_url"),
+                        followers_count=ig.get("followers_count"), media_count=ig.get("media_count"),
+                        token_kind="page", expires_at=None, access_token_ciphertext=None, access_token_key_id=None)
+                keep_ig.append(ig["id"])
+                execute(cur, "upsert_account_route", external_id=ig["id"], user_id=user_id, kind="instagram")
+                counts["instagram"] += 1
+        # Pages and Instagram accounts no longer granted are forgotten, with their routes.
+        execute(cur, "delete_page_instagram_not_in", meta_account_id=meta_account_id, keep=keep_ig)
+        gone = [r["ig_user_id"] for r in cur.fetchall()]
+        execute(cur, "delete_pages_not_in", meta_account_id=meta_account_id, keep=keep_pages)
+        gone += [r["page_id"] for r in cur.fetchall()]
+        if gone:
+            execute(cur, "delete_account_routes", user_id=user_id, external_ids=gone)
+    counts["meta_account_id"] = meta_account_id
+    return counts
+
+
+def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: dict, phone_numbers: list[dict],
+                           token: str, expires_in, scopes: list[str], subscribed_fields: list[str]) -> int:
+    """Store a WhatsApp Business account, its phone numbers, routes and webhook subscription."""
+    with db.connection() as conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        execute(cur, "upsert_whatsapp_account", user_id=user_id, waba_id=waba["id"], display_name=waba.get("name", ""),
+                currency=waba.get("currency"), timezone_id=waba.get("timezone_id"),
+                message_template_namespace=waba.get("message_template_namespace"), token_kind="long_lived_user",
+                scopes=scopes, expires_at=expires_from(expires_in), **vault.seal_columns("access_token", token))
+        account_id = cur.fetchone()["id"]
+        execute(cur, "upsert_account_route", external_id=waba["id"], user_id=user_id, kind="whatsapp_business")
+        for number in phone_numbers:
+            execute(cur, "upsert_whatsapp_phone_number", user_id=user_id, whatsapp_account_id=account_id,
+                    phone_number_id=number["id"], display_phone_number=number.get("display_phone_number", ""),
+                    verified_name=number.get("verified_name"), quality_rating=number.get("quality_rating"))
+            execute(cur, "upsert_account_route", external_id=number["id"], user_id=user_id, kind="whatsapp_phone")
+        execute(cur, "delete_whatsapp_phone_numbers_not_in", whatsapp_account_id=account_id,
+                keep=[n["id"] for n in phone_numbers])
+        gone = [r["phone_number_id"] for r in cur.fetchall()]
+        if gone:
+            execute(cur, "delete_account_routes", user_id=user_id, external_ids=gone)
+        execute(cur, "start_webhook_subscription", user_id=user_id, kind="whatsapp_business", external_id=waba["id"],
+                page_id=None, fields=subscribed_fields)
+    return account_id
+
+
+def store_tiktok_account(db: Database, vault: Vault, user_id: int, *, user: dict, tokens: dict) -> int:
+    """Store a TikTok account; a missing refresh token keeps the one already stored."""
+    row = db.one("upsert_tiktok_account", user_id=user_id, open_id=tokens.get("open_id") or user["open_id"],
+                 union_id=user.get("union_id"), display_name=user.get("display_name", ""),
+                 avatar_url=user.get("avatar_url"),
+                 scopes=[s for s in (tokens.get("scope") or "").split(",") if s],
+                 expires_at=expires_from(tokens.get("expires_in")),
+                 refresh_expires_at=expires_from(tokens.get("refresh_expires_in")),
+                 **vault.seal_columns("access_token", tokens.get("access_token")),
+                 **vault.seal_columns("refresh_token", tokens.get("refresh_token")))
+    db.run("upsert_account_route", external_id=tokens.get("open_id") or user["open_id"], user_id=user_id,
+           kind="tiktok")
+    return row["id"]
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+def list_accounts(db: Database, user_id: int, window_days: int = 7) -> list[dict]:
+    """Every connected account of the user with its status; never a token."""
+    out = []
+    for row in db.all("list_meta_accounts", user_id=user_id):
+        out.append(_account("meta", "facebook", row, row["meta_user_id"], row["name"], window_days,
+                            scopes=row["scopes"]))
+    for row in db.all("list_instagram_accounts", user_id=user_id):
+        out.append(_account("instagram", "instagram", row, row["ig_user_id"], f"@{row['username']}", window_days,
+                            page_id=row["page_external_id"], page_name=row["page_name"],
+                            followers_count=row["followers_count"], media_count=row["media_count"],
+                            token_kind=row["token_kind"]))
+    for row in db.all("list_whatsapp_accounts", user_id=user_id):
+        out.append(_account("whatsapp", "whatsapp", row, row["waba_id"], row["name"], window_days,
+                            phone_numbers=row["phone_numbers"]))
+    for row in db.all("list_tiktok_accounts", user_id=user_id):
+        # The 24-hour access token is renewed with the refresh token; only the latter's end needs the user.
+        lifetime = {**row, "expires_at": row["refresh_expires_at"]}
+        out.append(_account("tiktok", "tiktok", lifetime, row["open_id"], row["display_name"], window_days,
+                            access_expires_at=_iso(row["expires_at"])))
+    return out
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def _account(prefix: str, kind: str, row: dict, external_id: str, name: str, window_days: int, **details) -> dict:
+    return {"id": f"{prefix}-{row['id']}", "kind": kind, "external_id": external_id, "name": name,
+            "status": effective_status(row, window_days), "status_reason": row.get("status_reason"),
+            "expires_at": _iso(row.get("expires_at")), "connected_at": _iso(row.get("created_at")),
+            "details": details}
+
+
+def list_pages(db: Database, user_id: int) -> list[dict]:
+    return [{"id": r["id"], "page_id": r["page_id"], "name": r["name"], "category": r["category"],
+             "status": r["status"], "selected": r["is_selected"],
+             "instagram": {"id": r["ig_user_id"], "username": r["instagram_username"]} if r["ig_user_id"] else None,
+             "subscribed_fields": r["subscribed_fields"] or [], "subscribed_at": _iso(r["subscribed_at"])}
+            for r in db.all("list_pages", user_id=user_id)]
+
+
+# ---- acting at Meta -----------------------------------------------------------------------------
+
+def select_page(db: Database, vault: Vault, graph: GraphClient, user_id: int, page_row_id: int,
+                fields: tuple[str, ...] = PAGE_WEBHOOK_FIELDS) -> dict:
+    """Subscribe the Page to our webhook fields at Meta, record it, and make it the selected Page."""
+    page = db.one("get_page", id=page_row_id, user_id=user_id)
+    if page is None:
+        raise AccountNotFound(f"page {page_row_id}")
+    token = open_token(vault, page)
+    graph.post(f"/{page['page_id']}/subscribed_apps", token, subscribed_fields=",".join(fields))
+    previous = [p for p in db.all("selected_pages", user_id=user_id) if p["id"] != page["id"]]
+    for old in previous:
+        _unsubscribe_page(db, vault, graph, user_id, old)
+    with db.connection() as conn, conn.cursor() as cur:
+        execute(cur, "unselect_pages", user_id=user_id)
+        execute(cur, "select_page", id=page["id"], user_id=user_id)
+        execute(cur, "start_webhook_subscription", user_id=user_id, kind="page", external_id=page["page_id"],
+                page_id=page["id"], fields=list(fields))
+    return {"id": page["id"], "page_id": page["page_id"], "name": page["name"], "selected": True,
+            "subscribed_fields": list(fields)}
+
+
+def _unsubscribe_at_meta(vault: Vault, graph: GraphClient, external_id: str, row: dict) -> bool:
+    """Ask Meta to stop sending this object's webhooks; a dead token means Meta already stopped."""
+    try:
+        graph.delete(f"/{external_id}/subscribed_apps", open_token(vault, row))
+    except (TokenUnavailable, ReauthorizationRequired):
+        pass
+    except GraphError as exc:
+        log.warning("could not unsubscribe %s at Meta: %s", external_id, exc)
+        return False
+    return True
+
+
+def _unsubscribe_page(db: Database, vault: Vault, graph: GraphClient, user_id: int, page: dict) -> bool:
+    ok = _unsubscribe_at_meta(vault, graph, page["page_id"], page)
+    db.run("end_webhook_subscription", user_id=user_id, external_id=page["page_id"])
+    return ok
+
+
+def disconnect(db: Database, vault: Vault, user_id: int, account_id: str, *, graph: GraphClient,
+               tiktok: TikTokClient | None = None) -> dict:
+    """Unsubscribe at Meta (best effort), then delete the account, its tokens and its webhook routes."""
+    kind, row_id = parse_account_id(account_id)
+    unsubscribed = True
+    if kind == "meta":
+        account = db.one("get_meta_account", id=row_id, user_id=user_id)
+        if account is None:
+            raise AccountNotFound(account_id)
+        pages = db.all("pages_of_meta_account", meta_account_id=row_id, user_id=user_id)
+        for page in pages:
+            if page["is_selected"]:
+                unsubscribed = _unsubscribe_page(db, vault, graph, user_id, {**page}) and unsubscribed
+        external = [p["page_id"] for p in pages] + [p["ig_user_id"] for p in pages if p["ig_user_id"]]
+        with db.connection() as conn, conn.cursor() as cur:
+            execute(cur, "delete_meta_account", id=row_id, user_id=user_id)
+            execute(cur, "delete_account_routes", user_id=user_id, external_ids=external)
+    elif kind == "instagram":
+        account = db.one("get_instagram_account", id=row_id, user_id=user_id)
+        if account is None:
+            raise AccountNotFound(account_id)
+        with db.connection() as conn, conn.cursor() as cur:
+            execute(cur, "delete_instagram_account", id=row_id, user_id=user_id)
+            execute(cur, "delete_account_routes", user_id=user_id, external_ids=[account["ig_user_id"]])
+    elif kind == "whatsapp":
+        account = db.one("get_whatsapp_account", id=row_id, user_id=user_id)
+        if account is None:
+            raise AccountNotFound(account_id)
+        unsubscribed = _unsubscribe_at_meta(vault, graph, account["waba_id"], account)
+        with db.connection() as conn, conn.cursor() as cur:
+            execute(cur, "end_webhook_subscription", user_id=user_id, external_id=account["waba_id"])
+            execute(cur, "delete_whatsapp_account", id=row_id, user_id=user_id)
+            execute(cur, "delete_account_routes", user_id=user_id,
+                    external_ids=[account["waba_id"], *account["phone_number_ids"]])
+    else:
+        account = db.one("get_tiktok_account", id=row_id, user_id=user_id)
+        if account is None:
+            raise AccountNotFound(account_id)
+        if tiktok is not None:
+            try:
+                tiktok.revoke(open_token(vault, account))
+            except (TokenUnavailable, GraphError) as exc:
+                log.info("TikTok token not revoked: %s", exc)
+        with db.connection() as conn, conn.cursor() as cur:
+            execute(cur, "delete_tiktok_account", id=row_id, user_id=user_id)
+            execute(cur, "delete_account_routes", user_id=user_id, external_ids=[account["open_id"]])
+    return {"id": account_id, "disconnected": True, "unsubscribed": unsubscribed}

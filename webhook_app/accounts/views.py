@@ -1,0 +1,70 @@
+"""`/api/accounts` and `/api/pages`: the user's connected accounts and Pages as JSON (never tokens)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from flask_login import current_user, login_required
+
+from webhook_app.accounts import store as accounts
+from webhook_app.accounts import graph
+from webhook_app.db.pool import get_db
+from webhook_app.web.errors import error_response
+from webhook_app.tokens.vault import from_settings as vault_from_settings
+
+bp = Blueprint("accounts", __name__)
+
+NOT_FOUND = "No such account."
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
+
+
+@bp.get("/accounts")
+@login_required
+def list_accounts():
+    """Connected accounts with status (active, expiring, needs_reauth, inactive)."""
+    items = accounts.list_accounts(get_db(), current_user.id, _settings().token_refresh_window_days)
+    return jsonify(accounts=items)
+
+
+@bp.delete("/accounts/<account_id>")
+@login_required
+def disconnect(account_id: str):
+    """Unsubscribe at Meta, then delete the account and its stored tokens."""
+    settings = _settings()
+    try:
+        result = accounts.disconnect(get_db(), vault_from_settings(settings), current_user.id, account_id,
+                                     graph=graph.meta_client(settings), tiktok=graph.tiktok_client(settings))
+    except accounts.AccountNotFound:
+        return error_response(404, NOT_FOUND)
+    current_app.logger.info("user %s disconnected %s", current_user.id, account_id)
+    return jsonify(result)
+
+
+@bp.get("/pages")
+@login_required
+def list_pages():
+    return jsonify(pages=accounts.list_pages(get_db(), current_user.id))
+
+
+@bp.post("/pages/<int:page_id>/select")
+@login_required
+def select_page(page_id: int):
+    """Subscribe the Page to our webhook fields at Meta and watch it."""
+    settings = _settings()
+    try:
+        page = accounts.select_page(get_db(), vault_from_settings(settings), graph.meta_client(settings),
+                                    current_user.id, page_id)
+    except accounts.AccountNotFound:
+        return error_response(404, "No such Page.")
+    except accounts.TokenUnavailable as exc:
+        return error_response(409, f"This Page must be connected again: {exc}.")
+    except graph.ReauthorizationRequired as exc:
+        return error_response(409, f"Meta refused the Page's token ({exc.message}); connect Facebook again.")
+    except graph.RateLimited as exc:
+        return error_response(503, "Meta is limiting requests; try again in a few minutes.",
+                              {"Retry-After": str(int(exc.retry_after or 60))})
+    except graph.GraphError as exc:
+        return error_response(502, f"Meta did not subscribe the Page: {exc.message}")
+    current_app.logger.info("user %s selected page %s", current_user.id, page["page_id"])
+    return jsonify(page=page)

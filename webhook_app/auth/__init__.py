@@ -1,0 +1,1 @@
+"""Users and logging in: registration, login and logout views, the users store."""

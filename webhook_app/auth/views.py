@@ -1,0 +1,86 @@
+"""Register, log in, log out, and say who is logged in (SPEC 6, 14)."""
+from __future__ import annotations
+
+from flask import (Blueprint, current_app, jsonify, redirect, render_template, request, session,
+                   url_for)
+from flask_login import current_user, login_required, login_user, logout_user
+
+from webhook_app.auth import users
+from webhook_app.db.pool import get_db
+from webhook_app.web.extensions import client_ip, limiter
+from webhook_app.web.urls import safe_next
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+LOGIN_FAILED = "Wrong email or password."
+
+
+def _limit(name: str):
+    return lambda: current_app.config["RATELIMITS"][name]
+
+
+def _form() -> dict:
+    return request.get_json(silent=True) or request.form if request.is_json else request.form
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_limit("RATELIMIT_REGISTER"), key_func=client_ip, methods=["POST"])
+def register():
+    """Create an account and log it in."""
+    if request.method == "GET":
+        return render_template("auth/register.html")
+    form = _form()
+    try:
+        user = users.create_user(get_db(), form.get("email", ""), form.get("password", ""),
+                                 current_app.config["BCRYPT_ROUNDS"])
+    except users.InvalidRegistration as exc:
+        return render_template("auth/register.html", error=str(exc), email=form.get("email", "")), 400
+    except users.EmailTaken as exc:
+        return render_template("auth/register.html", error=str(exc), email=form.get("email", "")), 409
+    _start_session(user)
+    current_app.logger.info("registered user %s", user.id)
+    return redirect(url_for("dashboard.index"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_limit("RATELIMIT_LOGIN_FAILURES"), key_func=client_ip, methods=["POST"],
+               deduct_when=lambda response: response.status_code == 401)
+def login():
+    """Check the email and password; only failures count against the rate limit."""
+    next_url = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(next_url)
+        return render_template("auth/login.html", next=next_url)
+    form = _form()
+    user = users.authenticate(get_db(), form.get("email", ""), form.get("password", ""),
+                              current_app.config["BCRYPT_ROUNDS"])
+    if user is None:
+        current_app.logger.info("failed login")
+        return render_template("auth/login.html", error=LOGIN_FAILED, next=next_url,
+                               email=form.get("email", "")), 401
+    _start_session(user)
+    current_app.logger.info("user %s logged in", user.id)
+    return redirect(next_url)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """End the session: the server-side row is deleted and the cookie cleared."""
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/status")
+def status():
+    if current_user.is_authenticated:
+        return jsonify(authenticated=True, user={"id": current_user.id, "email": current_user.email})
+    return jsonify(authenticated=False, user=None)
+
+
+def _start_session(user: users.User) -> None:
+    # A new session id at every login: an id planted before login is worth nothing after it.
+    current_app.session_interface.regenerate(session)
+    login_user(user)

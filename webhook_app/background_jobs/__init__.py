@@ -1,0 +1,1 @@
+"""A small durable job queue in PostgreSQL and its worker."""

@@ -1,0 +1,1 @@
+"""WhatsApp message templates: sync from Meta and the templates API."""

@@ -1,0 +1,1 @@
+"""Tokens: the vault, refresh, health checks and key rotation."""

@@ -1,0 +1,59 @@
+"""One set of error handlers: JSON for API callers, HTML for browsers, never a traceback."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from webhook_app.exceptions import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/") or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(status: int, message: str, headers=None):
+    if wants_json():
+        response = jsonify(error=message)
+    else:
+        response = render_template("error.html", status=status, message=message)
+    return response, status, headers or {}
+
+
+def _http_error(exc: HTTPException):
+    headers = dict(exc.get_headers()) if exc.code in (405, 429) else {}
+    headers.pop("Content-Type", None)
+    message = exc.description or exc.name
+    if exc.code == 429:
+        message = f"Too many requests: {exc.description}. Try again later."
+    return error_response(exc.code or 500, message, headers)
+
+
+def _csrf_error(exc: CSRFError):
+    return error_response(400, f"The form's security token is missing or expired ({exc.description}). "
+                               "Reload the page and try again.")
+
+
+def _database_down(exc: DatabaseUnavailable):
+    log.error("database unavailable: %s", exc)
+    return error_response(ServiceUnavailable.code, "The database is unavailable; try again shortly.",
+                          {"Retry-After": "5"})
+
+
+def _unexpected(exc: Exception):
+    log.exception("unhandled error")
+    return error_response(InternalServerError.code, "Something went wrong on our side.")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DatabaseUnavailable, _database_down)
+    app.register_error_handler(Exception, _unexpected)

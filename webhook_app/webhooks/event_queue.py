@@ -1,0 +1,155 @@
+"""The webhook event queue in webhook_events (SPEC 8): claim, lease, complete, fail, reclaim, retry.
+
+Only this module knows the queue's query names. A worker claims due events in one statement
+(`FOR UPDATE SKIP LOCKED`, marked processing with a lease), then handles them in a second
+transaction that first row-locks the events it still holds: an event whose lease ran out and was
+taken by someone else is skipped, so a slow worker can never handle an event twice.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from webhook_app.db.pool import Database, execute
+
+log = logging.getLogger(__name__)
+
+# A retry's due time varies by up to this fraction either way, so retries do not arrive in step.
+RETRY_JITTER = 0.1
+# An event whose worker died this many times is set aside as dead_letter: it may be what kills them.
+LOST_LEASE_LIMIT = 10
+MAX_ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    user_id: int | None
+    object: str
+    field: str | None
+    entry_id: str | None
+    payload: dict
+    attempts: int
+
+
+@dataclass
+class BatchResult:
+    processed: int = 0
+    failed: int = 0
+    dead_letter: int = 0
+    lost: int = 0  # held by this worker at claim time, but its lease had gone to someone else
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+Handler = Callable[[object, Event], "str | None"]
+
+
+def claim(db: Database, worker: str, batch_size: int, lease_seconds: float) -> list[Event]:
+    """Take up to batch_size due events for this worker, leased for lease_seconds."""
+    rows = db.all("claim_webhook_events", worker=worker, batch_size=batch_size, lease_seconds=lease_seconds)
+    return sorted((Event(**row) for row in rows), key=lambda e: e.id)
+
+
+def extend_leases(db: Database, workers: Sequence[str], lease_seconds: float) -> int:
+    """Push back the lease of every event these live workers hold."""
+    return db.run("extend_webhook_leases", workers=list(workers), lease_seconds=lease_seconds)
+
+
+def reclaim_expired(db: Database) -> int:
+    """Return events of workers that stopped extending their lease to the queue."""
+    rows = db.all("reclaim_expired_webhook_leases", lost_lease_limit=LOST_LEASE_LIMIT)
+    if rows:
+        log.warning("reclaimed %d event(s) whose worker's lease expired", len(rows))
+    return len(rows)
+
+
+def seconds_until_due(db: Database) -> float | None:
+    """Seconds until the next pending or failed event is due (<= 0: now; None: queue empty)."""
+    row = db.one("seconds_until_next_webhook_event")
+    return row["seconds"] if row else None
+
+
+def retry(db: Database, event_id: int, user_id: int) -> bool:
+    """Put a user's failed or dead-letter event back in the queue now; False if there is no such event."""
+    return db.one("retry_webhook_event", event_id=event_id, user_id=user_id) is not None
+
+
+def counts(db: Database) -> dict[str, int]:
+    return {row["status"]: row["count"] for row in db.all("webhook_queue_counts")}
+
+
+def error_message(exc: BaseException) -> str:
+    """What is kept on the event: the error's type and message, bounded (handlers put no secrets there)."""
+    text = " ".join(str(exc).split()) or "(no message)"
+    return f"{exc.__class__.__name__}: {text}"[:MAX_ERROR_LENGTH]
+
+
+def process(db: Database, worker: str, events: Sequence[Event], handle: Handler,
+            retry_delays: Sequence[float]) -> BatchResult:
+    """Handle claimed events and record the outcome, in one transaction with the handlers' writes."""
+    result = BatchResult()
+    if not events:
+        return result
+    with db.connection() as conn, conn.cursor() as cur:
+        held = _lock_held(cur, worker, events)
+        notes: dict[int, str | None] = {}
+        try:
+            for event in held:  # fast path: no savepoints while every handler succeeds
+                notes[event.id] = handle(cur, event)
+        except Exception:
+            if conn.closed:
+                raise
+            conn.rollback()  # one handler failed: redo the batch, each event behind a savepoint
+            held = _lock_held(cur, worker, events)
+            notes = {}
+            for event in held:
+                cur.execute("SAVEPOINT handler")
+                try:
+                    notes[event.id] = handle(cur, event)
+                except Exception as exc:
+                    if conn.closed:
+                        raise
+                    cur.execute("ROLLBACK TO SAVEPOINT handler")
+                    result.errors[event.id] = error_message(exc)
+                    log.warning("event %d (%s/%s) attempt %d failed: %s", event.id, event.object,
+                                event.field, event.attempts, result.errors[event.id])
+                else:
+                    cur.execute("RELEASE SAVEPOINT handler")
+        result.lost = len(events) - len(held)
+        if notes:
+            execute(cur, "complete_webhook_events", worker=worker, ids=list(notes), notes=list(notes.values()))
+            result.processed = cur.rowcount
+        if result.errors:
+            execute(cur, "fail_webhook_events", worker=worker, ids=list(result.errors),
+                    messages=list(result.errors.values()), delays=[float(d) for d in retry_delays],
+                    jitter=RETRY_JITTER)
+            for _, status in cur.fetchall():
+                if status == "dead_letter":
+                    result.dead_letter += 1
+                else:
+                    result.failed += 1
+        _record_health(cur, held, notes, result.errors)
+    return result
+
+
+def _lock_held(cur, worker: str, events: Sequence[Event]) -> list[Event]:
+    execute(cur, "lock_claimed_webhook_events", worker=worker, ids=[e.id for e in events])
+    still_mine = {row[0] for row in cur.fetchall()}
+    return [e for e in events if e.id in still_mine]
+
+
+def _record_health(cur, held: Sequence[Event], notes: dict, errors: dict[int, str]) -> None:
+    per_user: dict[int, list] = {}
+    for event in held:
+        if event.user_id is None:
+            continue
+        entry = per_user.setdefault(event.user_id, [False, None])
+        if event.id in notes:
+            entry[0] = True
+        if event.id in errors:
+            entry[1] = errors[event.id]
+    if per_user:
+        users = sorted(per_user)
+        execute(cur, "record_webhook_processing_health", user_ids=users,
+                processed=[per_user[u][0] for u in users], errors=[per_user[u][1] for u in users])

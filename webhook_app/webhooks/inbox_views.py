@@ -1,0 +1,29 @@
+"""JSON route for the user's inbox: GET /api/interactions (SPEC 6)."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from flask_login import current_user, login_required
+
+from webhook_app.webhooks import inbox
+from webhook_app.db.pool import get_db
+from webhook_app.web.errors import error_response
+from webhook_app.web.listing import BadListRequest, jsonable, parse_limit
+
+bp = Blueprint("interactions", __name__, url_prefix="/interactions")
+
+
+@bp.errorhandler(BadListRequest)
+def _bad_request(exc: BadListRequest):
+    return error_response(400, str(exc))
+
+
+@bp.get("")
+@login_required
+def list_interactions():
+    args = request.args
+    rows, next_cursor = inbox.list_interactions(
+        get_db(), current_user.id, args.get("before"), parse_limit(args.get("limit")),
+        platform=args.get("platform") or None, kind=args.get("kind") or None)
+    for row in rows:
+        row.pop("sort_at")
+    return jsonify(interactions=[jsonable(row) for row in rows], next_cursor=next_cursor)

@@ -1,0 +1,49 @@
+"""A user's webhook statistics from the rollup tables the triggers of migration 0030 keep.
+
+Reading never counts webhook_events: the user's delta rows are folded first (a few rows since the
+last read), then a handful of totals and at most 1,440 minutes are summed.
+"""
+from __future__ import annotations
+
+from webhook_app.db.pool import Database, execute
+from webhook_app.webhooks.events import STATUSES
+
+
+def stats(db: Database, user_id: int) -> dict:
+    """Counts by status, per-minute activity for the last 24 h, and the webhook's state."""
+    with db.cursor() as cur:
+        execute(cur, "compact_webhook_status_counts", user_id=user_id)
+        execute(cur, "compact_webhook_activity_minutes", user_id=user_id)
+        execute(cur, "prune_webhook_activity_minutes", user_id=user_id)
+        execute(cur, "webhook_status_counts_for_user", user_id=user_id)
+        counted = {row["status"]: int(row["count"]) for row in cur.fetchall()}
+        execute(cur, "webhook_activity_last_day", user_id=user_id)
+        minutes = cur.fetchall()
+        execute(cur, "webhook_state_for_user", user_id=user_id)
+        state = cur.fetchone()
+    counts = {status: counted.get(status, 0) for status in STATUSES}
+    return {
+        "counts": counts,
+        "total": sum(counts.values()),
+        "last_24h": {
+            "received": sum(m["received"] for m in minutes),
+            "processed": sum(m["processed"] for m in minutes),
+            "failed": sum(m["failed"] for m in minutes),
+        },
+        # Only minutes that had activity; the chart fills the rest with zeros.
+        "per_minute": [[m["minute"].isoformat(), m["received"], m["processed"], m["failed"]] for m in minutes],
+        "per_minute_fields": ["minute", "received", "processed", "failed"],
+        "webhook": {
+            "verified": state["verified_at"] is not None,
+            "verified_at": _iso(state["verified_at"]),
+            "last_received_at": _iso(state["last_received_at"]),
+            "last_processed_at": _iso(state["last_processed_at"]),
+            "last_error": state["last_error"],
+            "last_error_at": _iso(state["last_error_at"]),
+        },
+        "now": state["now"].isoformat(),
+    }
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
