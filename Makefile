@@ -19,7 +19,7 @@ run: $(VENV)/.installed
 	$(PY) -m webhook_app.run_local
 
 migrate: $(VENV)/.installed
-	$(PY) -m webhook_app.db.migrations
+	$(PY) -m jobs.migrate
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -12,38 +12,29 @@ import logging
 import sys
 import time
 
+from jobs.common import job_settings
+from webhook_app.background_jobs import store as background_jobs
 from webhook_app.config import Settings
-from webhook_app.db.pool import Database
+from webhook_app.db import Database
 from webhook_app.exceptions import DatabaseUnavailable
+from webhook_app.web import ratelimit_storage, sessions
+from webhook_app.webhooks import retention
+from webhook_app.webhooks.retention import BATCH
 
 log = logging.getLogger("jobs.prune")
-
-BATCH = 5000  # rows per transaction: short locks, bounded WAL per commit
-
-
-def _in_batches(db: Database, name: str, batch: int, **params) -> int:
-    total = 0
-    while True:
-        deleted = db.run(name, limit=batch, **params)
-        total += deleted
-        if deleted < batch:
-            return total
 
 
 def prune(db: Database, settings: Settings, batch: int = BATCH) -> dict[str, int]:
     """Delete what is past retention; return how many rows of each kind went."""
-    days = settings.webhook_retention_days
     return {
-        "events": _in_batches(db, "prune_processed_webhook_events", batch, days=days),
-        "deliveries": _in_batches(db, "prune_old_webhook_deliveries", batch, days=days),
-        "sessions": db.run("delete_expired_sessions"),
-        "rate_limit_counters": db.run("rate_limit_purge_expired"),
+        **retention.prune(db, settings.webhook_retention_days, batch),
+        "sessions": sessions.delete_expired(db),
+        "rate_limit_counters": ratelimit_storage.purge_expired(db),
+        "background_jobs": background_jobs.prune(db),
     }
 
 
 def main(argv=None) -> int:
-    from jobs.common import job_settings
-
     parser = argparse.ArgumentParser(prog="python -m jobs.prune", description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=BATCH, help=f"rows per transaction (default {BATCH})")
     args = parser.parse_args(argv)

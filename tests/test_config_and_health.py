@@ -43,7 +43,7 @@ def test_production_start_up_fails_with_one_line_naming_the_variable():
 @pytest.mark.parametrize("command", [
     ["-m", "jobs.process_webhooks", "--once"], ["-m", "jobs.refresh_tokens"], ["-m", "jobs.monitor_tokens"],
     ["-m", "jobs.sync_templates"], ["-m", "jobs.sync_account_data"], ["-m", "jobs.prune"],
-    ["-m", "webhook_app.tokens.rotate_keys"], ["-m", "webhook_app.run_local"],
+    ["-m", "jobs.rotate_keys"], ["-m", "jobs.migrate"], ["-m", "jobs.run_background_jobs"], ["-m", "webhook_app.run_local"],
 ])
 def test_every_command_refuses_a_missing_setting_with_one_line_and_exit_2(command, tmp_path):
     env = {k: v for k, v in PRODUCTION.items() if k != "META_APP_ID"}

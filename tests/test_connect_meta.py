@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import AuthActions, Browser, consent
 from webhook_app import create_app
-from webhook_app.tokens.rotate_keys import rotate
+from jobs.rotate_keys import rotate
 from webhook_app.tokens.vault import Vault, key_id
 
 pytestmark = pytest.mark.sandbox
@@ -232,7 +232,7 @@ def test_rotate_keys_command(auth, browser, settings):
     consent(browser, "/connect/meta")
     new_key = base64.b64encode(b"n" * 32).decode()
     env = app_env(settings, TOKEN_ENCRYPTION_KEYS=f"{new_key},{base64.b64encode(b'k' * 32).decode()}")
-    done = subprocess.run([sys.executable, "-m", "webhook_app.tokens.rotate_keys"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "jobs.rotate_keys"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     # The login and its two Page tokens (the Instagram account uses its Page's token).

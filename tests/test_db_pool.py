@@ -2,7 +2,7 @@
 import threading
 import time
 
-from webhook_app.db.pool import Database
+from webhook_app.db import Database
 
 
 def test_more_threads_than_connections_wait_instead_of_failing(settings):
@@ -11,7 +11,7 @@ def test_more_threads_than_connections_wait_instead_of_failing(settings):
 
     def work():
         try:
-            with db.cursor() as cur:
+            with db._connection() as conn, conn.cursor() as cur:  # the pool itself, under any query
                 cur.execute("SELECT pg_sleep(0.1)")
             done.append(1)
         except Exception as exc:  # noqa: BLE001 - what the test looks for

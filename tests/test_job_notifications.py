@@ -1,13 +1,13 @@
-"""jobs.common.Notifications, the jobs' LISTEN alarm clock, against a real PostgreSQL."""
+"""webhook_app.db.listen.Notifications, the workers' LISTEN alarm clock, against a real PostgreSQL."""
 import threading
 import time
 
-from jobs.common import Notifications
+from webhook_app.db.listen import Notifications
 
 
 def test_wakes_on_notify_times_out_and_survives_a_lost_connection(settings, sql):
     stop = threading.Event()
-    alarm = Notifications(settings.database_url, "LISTEN test_channel", stop, "test-listen", retry_pause=0.1)
+    alarm = Notifications(settings.database_url, "test_channel", stop, "test-listen", retry_pause=0.1)
     try:
         assert alarm.wait(5) is True  # connecting answers at once: nothing announced before was heard
         started = time.monotonic()

@@ -104,8 +104,8 @@ def test_template_status_webhook_changes_that_one_template_without_a_sync(auth, 
     calls = sandbox.state.calls_to("/message_templates")
 
     waba_id, change = _template_change(sandbox, target, event="REJECTED", reason="INCORRECT_CATEGORY")
-    with db.cursor() as cur:
-        assert templates_sync.apply_template_webhook(cur, waba_id, change) == 1
+    with db.transaction() as tx:
+        assert templates_sync.apply_template_webhook(tx, waba_id, change) == 1
 
     listed = {t["id"] for t in browser.api("GET", "/api/templates").json()["templates"]}
     assert target["id"] not in listed and other["id"] in listed
@@ -119,8 +119,8 @@ def test_template_status_webhook_changes_that_one_template_without_a_sync(auth, 
     category = {"field": "template_category_update",
                 "value": {"message_template_id": int(other["id"]), "previous_category": other["category"],
                           "new_category": "MARKETING"}}
-    with db.cursor() as cur:
-        assert templates_sync.apply_template_webhook(cur, waba_id, category) == 1
+    with db.transaction() as tx:
+        assert templates_sync.apply_template_webhook(tx, waba_id, category) == 1
     assert sql("SELECT category, status FROM message_templates WHERE template_id = %s", (other["id"],)) == [
         ("MARKETING", "APPROVED")]
     # Neither webhook asked Meta for the template list.
@@ -129,8 +129,8 @@ def test_template_status_webhook_changes_that_one_template_without_a_sync(auth, 
     # A template we have never seen (created after the last sync) queues a sync of its account.
     new = sandbox.state.seed_templates(waba.id, 1)[0]
     waba_id, change = _template_change(sandbox, new, event="APPROVED")
-    with db.cursor() as cur:
-        assert templates_sync.apply_template_webhook(cur, waba_id, change) == 0
+    with db.transaction() as tx:
+        assert templates_sync.apply_template_webhook(tx, waba_id, change) == 0
     assert sql("SELECT kind, status FROM background_jobs WHERE status = 'queued'") == [("sync_templates", "queued")]
 
 
@@ -155,7 +155,7 @@ def test_a_failed_sync_is_reported_and_the_next_success_clears_it(auth, browser,
 
 
 def _worker(settings, sandbox, **env):
-    return subprocess.Popen([sys.executable, "-m", "jobs.sync_templates", "--follow"], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "jobs.run_background_jobs"], cwd=ROOT,
                             env=app_env(settings, **sandbox_env(sandbox.url), **env),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 

@@ -10,7 +10,8 @@ from webhook_app.accounts import views as accounts_api
 from webhook_app.auth import views as auth
 from webhook_app.accounts import connect
 from webhook_app.web import dashboard
-from webhook_app.db import pool as db
+from webhook_app import db
+from webhook_app.db import with_database_url
 from webhook_app.web import errors
 from webhook_app.webhooks import event_views as events_api
 from webhook_app.web import health
@@ -33,12 +34,8 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     """Build the app: settings first, then the database, sessions, security and blueprints."""
     settings = settings or load_settings()
     configure_logging(settings.log_level)
+    settings = with_database_url(settings)
     database_url = settings.database_url
-    if not database_url:
-        from webhook_app.db import embedded as embedded_db
-
-        database_url = embedded_db.ensure_database(settings.var_dir)
-        settings = settings.with_overrides(database_url=database_url)
 
     app = Flask(__name__)
     app.config.from_mapping(

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from webhook_app.db import embedded as embedded_db
+from webhook_app.db import with_database_url
 from webhook_app.config import PROJECT_ROOT, Settings, load_settings_or_exit
 from webhook_app.exceptions import DatabaseUnavailable
 from webhook_app.logging_setup import configure_logging
@@ -34,7 +35,7 @@ def children(settings: Settings) -> list[Child]:
                       "app:app"]),
         Child("webhooks", [python, "-m", "jobs.process_webhooks", "--follow"]),
         # Queued background jobs, e.g. the template sync right after a WhatsApp account connects.
-        Child("jobs", [python, "-m", "jobs.sync_templates", "--follow"]),
+        Child("jobs", [python, "-m", "jobs.run_background_jobs"]),
     ]
     if settings.sandbox_enabled:
         found.insert(0, Child("sandbox", [python, "-m", "webhook_app.sandbox"]))
@@ -71,8 +72,8 @@ def main() -> int:
     embedded = not settings.database_url
     if embedded:
         print(f"Starting the embedded PostgreSQL (data in {settings.var_dir / 'pgdata'}) ...", flush=True)
-        env["DATABASE_URL"] = embedded_db.ensure_database(settings.var_dir)
-        settings = settings.with_overrides(database_url=env["DATABASE_URL"])
+        settings = with_database_url(settings)
+        env["DATABASE_URL"] = settings.database_url
     try:
         applied = migrate(settings.database_url)
     except DatabaseUnavailable as exc:

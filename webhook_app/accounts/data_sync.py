@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from webhook_app.accounts import store as accounts
-from webhook_app.db.pool import Database, execute
+from webhook_app.db import Database
 from webhook_app.accounts.graph import GraphClient, GraphError, RateLimited, TikTokClient
 from webhook_app.tokens.vault import Vault
 
@@ -89,11 +89,11 @@ class DataSync:
         info = client.get(f"/{row['ig_user_id']}", token, fields=INSTAGRAM_FIELDS)
         media = client.get(f"/{row['ig_user_id']}/media", token, fields=MEDIA_FIELDS, limit=RECENT_MEDIA)
         posts = [{**m, "timestamp": _graph_time(m.get("timestamp"))} for m in media.get("data", [])[:RECENT_MEDIA]]
-        with self.db.connection() as conn, conn.cursor() as cur:
-            execute(cur, "record_instagram_metrics", id=row["id"], user_id=row["user_id"],
-                    followers_count=info.get("followers_count"), follows_count=info.get("follows_count"),
-                    media_count=info.get("media_count"))
-            execute(cur, "upsert_account_media", id=row["id"], user_id=row["user_id"], media=json.dumps(posts))
+        with self.db.transaction() as tx:
+            tx.run("record_instagram_metrics", id=row["id"], user_id=row["user_id"],
+                   followers_count=info.get("followers_count"), follows_count=info.get("follows_count"),
+                   media_count=info.get("media_count"))
+            tx.run("upsert_account_media", id=row["id"], user_id=row["user_id"], media=json.dumps(posts))
 
     def _tiktok(self, row: dict) -> None:
         user = self.tiktok.user_info(accounts.open_token(self.vault, row), fields=TIKTOK_FIELDS)

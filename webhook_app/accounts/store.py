@@ -10,9 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-import psycopg2.extras
-
-from webhook_app.db.pool import Database, execute
+from webhook_app.db import Database
 from webhook_app.exceptions import InstaConnectError
 from webhook_app.accounts.graph import GraphClient, GraphError, ReauthorizationRequired, TikTokClient
 from webhook_app.tokens.vault import Vault, VaultError
@@ -89,37 +87,34 @@ def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin)
     """Store (or update in place) a Facebook login with its Pages and Instagram accounts, in one transaction."""
     expires_at = expires_from(login.expires_in)
     counts = {"pages": 0, "instagram": 0}
-    with db.connection() as conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        execute(cur, "upsert_meta_account", user_id=user_id, meta_user_id=login.meta_user_id, display_name=login.name,
+    with db.transaction() as tx:
+        meta_account_id = tx.one("upsert_meta_account", user_id=user_id, meta_user_id=login.meta_user_id, display_name=login.name,
                 token_kind="long_lived_user", scopes=login.scopes, expires_at=expires_at,
-                data_access_expires_at=None, **vault.seal_columns("access_token", login.token))
-        meta_account_id = cur.fetchone()["id"]
+                data_access_expires_at=None, **vault.seal_columns("access_token", login.token))["id"]
         keep_pages, keep_ig = [], []
         for page in login.pages:
-            execute(cur, "upsert_page", user_id=user_id, meta_account_id=meta_account_id, page_id=page["id"],
+            page_row = tx.one("upsert_page", user_id=user_id, meta_account_id=meta_account_id, page_id=page["id"],
                     display_name=page.get("name", ""), category=page.get("category"), expires_at=None,
-                    **vault.seal_columns("access_token", page.get("access_token")))
-            page_row = cur.fetchone()["id"]
+                    **vault.seal_columns("access_token", page.get("access_token")))["id"]
             keep_pages.append(page["id"])
-            execute(cur, "upsert_account_route", external_id=page["id"], user_id=user_id, kind="page")
+            tx.run("upsert_account_route", external_id=page["id"], user_id=user_id, kind="page")
             counts["pages"] += 1
             ig = page.get("instagram")
             if ig:
-                execute(cur, "upsert_instagram_account", user_id=user_id, page_id=page_row, ig_user_id=ig["id"],
+                tx.run("upsert_instagram_account", user_id=user_id, page_id=page_row, ig_user_id=ig["id"],
                         username=ig.get("username", ""), display_name=ig.get("name"),
                         profile_picture_url=ig.get("profile_picture_url"),
                         followers_count=ig.get("followers_count"), media_count=ig.get("media_count"),
                         token_kind="page", expires_at=None, access_token_ciphertext=None, access_token_key_id=None)
                 keep_ig.append(ig["id"])
-                execute(cur, "upsert_account_route", external_id=ig["id"], user_id=user_id, kind="instagram")
+                tx.run("upsert_account_route", external_id=ig["id"], user_id=user_id, kind="instagram")
                 counts["instagram"] += 1
         # Pages and Instagram accounts no longer granted are forgotten, with their routes.
-        execute(cur, "delete_page_instagram_not_in", meta_account_id=meta_account_id, keep=keep_ig)
-        gone = [r["ig_user_id"] for r in cur.fetchall()]
-        execute(cur, "delete_pages_not_in", meta_account_id=meta_account_id, keep=keep_pages)
-        gone += [r["page_id"] for r in cur.fetchall()]
+        gone = [r["ig_user_id"] for r in tx.all("delete_page_instagram_not_in", meta_account_id=meta_account_id,
+                                                keep=keep_ig)]
+        gone += [r["page_id"] for r in tx.all("delete_pages_not_in", meta_account_id=meta_account_id, keep=keep_pages)]
         if gone:
-            execute(cur, "delete_account_routes", user_id=user_id, external_ids=gone)
+            tx.run("delete_account_routes", user_id=user_id, external_ids=gone)
     counts["meta_account_id"] = meta_account_id
     return counts
 
@@ -127,24 +122,24 @@ def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin)
 def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: dict, phone_numbers: list[dict],
                            token: str, expires_in, scopes: list[str], subscribed_fields: list[str]) -> int:
     """Store a WhatsApp Business account, its phone numbers, routes and webhook subscription."""
-    with db.connection() as conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        execute(cur, "upsert_whatsapp_account", user_id=user_id, waba_id=waba["id"], display_name=waba.get("name", ""),
+    with db.transaction() as tx:
+        account_id = tx.one("upsert_whatsapp_account", user_id=user_id, waba_id=waba["id"], display_name=waba.get("name", ""),
                 currency=waba.get("currency"), timezone_id=waba.get("timezone_id"),
                 message_template_namespace=waba.get("message_template_namespace"), token_kind="long_lived_user",
-                scopes=scopes, expires_at=expires_from(expires_in), **vault.seal_columns("access_token", token))
-        account_id = cur.fetchone()["id"]
-        execute(cur, "upsert_account_route", external_id=waba["id"], user_id=user_id, kind="whatsapp_business")
+                scopes=scopes, expires_at=expires_from(expires_in),
+                **vault.seal_columns("access_token", token))["id"]
+        tx.run("upsert_account_route", external_id=waba["id"], user_id=user_id, kind="whatsapp_business")
         for number in phone_numbers:
-            execute(cur, "upsert_whatsapp_phone_number", user_id=user_id, whatsapp_account_id=account_id,
+            tx.run("upsert_whatsapp_phone_number", user_id=user_id, whatsapp_account_id=account_id,
                     phone_number_id=number["id"], display_phone_number=number.get("display_phone_number", ""),
                     verified_name=number.get("verified_name"), quality_rating=number.get("quality_rating"))
-            execute(cur, "upsert_account_route", external_id=number["id"], user_id=user_id, kind="whatsapp_phone")
-        execute(cur, "delete_whatsapp_phone_numbers_not_in", whatsapp_account_id=account_id,
-                keep=[n["id"] for n in phone_numbers])
-        gone = [r["phone_number_id"] for r in cur.fetchall()]
+            tx.run("upsert_account_route", external_id=number["id"], user_id=user_id, kind="whatsapp_phone")
+        gone = [r["phone_number_id"] for r in tx.all("delete_whatsapp_phone_numbers_not_in",
+                                                     whatsapp_account_id=account_id,
+                                                     keep=[n["id"] for n in phone_numbers])]
         if gone:
-            execute(cur, "delete_account_routes", user_id=user_id, external_ids=gone)
-        execute(cur, "start_webhook_subscription", user_id=user_id, kind="whatsapp_business", external_id=waba["id"],
+            tx.run("delete_account_routes", user_id=user_id, external_ids=gone)
+        tx.run("start_webhook_subscription", user_id=user_id, kind="whatsapp_business", external_id=waba["id"],
                 page_id=None, fields=subscribed_fields)
     return account_id
 
@@ -220,10 +215,10 @@ def select_page(db: Database, vault: Vault, graph: GraphClient, user_id: int, pa
     previous = [p for p in db.all("selected_pages", user_id=user_id) if p["id"] != page["id"]]
     for old in previous:
         _unsubscribe_page(db, vault, graph, user_id, old)
-    with db.connection() as conn, conn.cursor() as cur:
-        execute(cur, "unselect_pages", user_id=user_id)
-        execute(cur, "select_page", id=page["id"], user_id=user_id)
-        execute(cur, "start_webhook_subscription", user_id=user_id, kind="page", external_id=page["page_id"],
+    with db.transaction() as tx:
+        tx.run("unselect_pages", user_id=user_id)
+        tx.run("select_page", id=page["id"], user_id=user_id)
+        tx.run("start_webhook_subscription", user_id=user_id, kind="page", external_id=page["page_id"],
                 page_id=page["id"], fields=list(fields))
     return {"id": page["id"], "page_id": page["page_id"], "name": page["name"], "selected": True,
             "subscribed_fields": list(fields)}
@@ -261,25 +256,25 @@ def disconnect(db: Database, vault: Vault, user_id: int, account_id: str, *, gra
             if page["is_selected"]:
                 unsubscribed = _unsubscribe_page(db, vault, graph, user_id, {**page}) and unsubscribed
         external = [p["page_id"] for p in pages] + [p["ig_user_id"] for p in pages if p["ig_user_id"]]
-        with db.connection() as conn, conn.cursor() as cur:
-            execute(cur, "delete_meta_account", id=row_id, user_id=user_id)
-            execute(cur, "delete_account_routes", user_id=user_id, external_ids=external)
+        with db.transaction() as tx:
+            tx.run("delete_meta_account", id=row_id, user_id=user_id)
+            tx.run("delete_account_routes", user_id=user_id, external_ids=external)
     elif kind == "instagram":
         account = db.one("get_instagram_account", id=row_id, user_id=user_id)
         if account is None:
             raise AccountNotFound(account_id)
-        with db.connection() as conn, conn.cursor() as cur:
-            execute(cur, "delete_instagram_account", id=row_id, user_id=user_id)
-            execute(cur, "delete_account_routes", user_id=user_id, external_ids=[account["ig_user_id"]])
+        with db.transaction() as tx:
+            tx.run("delete_instagram_account", id=row_id, user_id=user_id)
+            tx.run("delete_account_routes", user_id=user_id, external_ids=[account["ig_user_id"]])
     elif kind == "whatsapp":
         account = db.one("get_whatsapp_account", id=row_id, user_id=user_id)
         if account is None:
             raise AccountNotFound(account_id)
         unsubscribed = _unsubscribe_at_meta(vault, graph, account["waba_id"], account)
-        with db.connection() as conn, conn.cursor() as cur:
-            execute(cur, "end_webhook_subscription", user_id=user_id, external_id=account["waba_id"])
-            execute(cur, "delete_whatsapp_account", id=row_id, user_id=user_id)
-            execute(cur, "delete_account_routes", user_id=user_id,
+        with db.transaction() as tx:
+            tx.run("end_webhook_subscription", user_id=user_id, external_id=account["waba_id"])
+            tx.run("delete_whatsapp_account", id=row_id, user_id=user_id)
+            tx.run("delete_account_routes", user_id=user_id,
                     external_ids=[account["waba_id"], *account["phone_number_ids"]])
     else:
         account = db.one("get_tiktok_account", id=row_id, user_id=user_id)
@@ -290,7 +285,7 @@ def disconnect(db: Database, vault: Vault, user_id: int, account_id: str, *, gra
                 tiktok.revoke(open_token(vault, account))
             except (TokenUnavailable, GraphError) as exc:
                 log.info("TikTok token not revoked: %s", exc)
-        with db.connection() as conn, conn.cursor() as cur:
-            execute(cur, "delete_tiktok_account", id=row_id, user_id=user_id)
-            execute(cur, "delete_account_routes", user_id=user_id, external_ids=[account["open_id"]])
+        with db.transaction() as tx:
+            tx.run("delete_tiktok_account", id=row_id, user_id=user_id)
+            tx.run("delete_account_routes", user_id=user_id, external_ids=[account["open_id"]])
     return {"id": account_id, "disconnected": True, "unsubscribed": unsubscribed}

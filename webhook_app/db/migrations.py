@@ -60,19 +60,3 @@ def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     finally:
         conn.close()
     return applied
-
-
-def main() -> None:
-    from webhook_app.config import load_settings
-    from webhook_app.logging_setup import configure_logging
-    from webhook_app.db import embedded as embedded_db
-
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    dsn = settings.database_url or embedded_db.ensure_database(settings.var_dir)
-    applied = migrate(dsn)
-    print(f"migrations: {len(applied)} applied" + (f" ({', '.join(applied)})" if applied else ", database up to date"))
-
-
-if __name__ == "__main__":
-    main()

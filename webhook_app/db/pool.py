@@ -1,4 +1,4 @@
-"""The one module that owns PostgreSQL: a pool per process and transactions around named queries."""
+"""The one module that runs SQL: a pool per process, transactions around named queries, driver errors mapped."""
 from __future__ import annotations
 
 import logging
@@ -8,13 +8,15 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 import psycopg2.extras
 import psycopg2.pool
 from flask import Flask, current_app
 
-from webhook_app.exceptions import DatabaseUnavailable
 from webhook_app.db.queries import prepared, query
+from webhook_app.exceptions import (DatabaseError, DatabaseUnavailable, IntegrityViolation, InvalidData,
+                                    UniqueViolation)
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,20 @@ log = logging.getLogger(__name__)
 _UNAVAILABLE = (psycopg2.OperationalError, psycopg2.InterfaceError)
 # How long a thread waits for a free pooled connection before the request answers 503.
 POOL_WAIT_SECONDS = 5
+
+
+def translate(exc: psycopg2.Error, broken: bool = False) -> DatabaseError:
+    """The project's exception for a driver error (procrastinate's connector does the same at its edge)."""
+    message = str(exc).strip() or exc.__class__.__name__
+    if broken or isinstance(exc, _UNAVAILABLE):
+        return DatabaseUnavailable(message)
+    if isinstance(exc, psycopg2.errors.UniqueViolation):
+        return UniqueViolation(message)
+    if isinstance(exc, psycopg2.IntegrityError):
+        return IntegrityViolation(message)
+    if isinstance(exc, psycopg2.DataError):
+        return InvalidData(message)
+    return DatabaseError(message)
 
 
 class _Connection(psycopg2.extensions.connection):
@@ -32,8 +48,60 @@ class _Connection(psycopg2.extensions.connection):
         self.prepared: set[str] = set()
 
 
+class Transaction:
+    """The named queries of one open transaction: what a domain function runs several of, all or none.
+
+    A statement that fails raises the project's exception at once, so the caller may recover from it
+    inside a savepoint; the transaction itself is rolled back when its block ends with an error.
+    """
+
+    __slots__ = ("_cur",)
+
+    def __init__(self, cursor: psycopg2.extras.RealDictCursor):
+        self._cur = cursor
+
+    def _execute(self, sql: str, params=None) -> None:
+        try:
+            self._cur.execute(sql, params)
+        except psycopg2.Error as exc:
+            raise translate(exc, broken=bool(self._cur.connection.closed)) from exc
+
+    def one(self, name: str, **params: Any) -> dict | None:
+        """Run a named query and return its first row (None when it returns none)."""
+        self._execute(query(name), params)
+        return self._cur.fetchone() if self._cur.description else None
+
+    def all(self, name: str, **params: Any) -> list[dict]:
+        self._execute(query(name), params)
+        return self._cur.fetchall() if self._cur.description else []
+
+    def run(self, name: str, **params: Any) -> int:
+        """Run a named statement; return the number of rows it touched."""
+        self._execute(query(name), params)
+        return self._cur.rowcount
+
+    def run_many(self, name: str, rows: list[dict]) -> None:
+        """Run a named statement once per parameter set, sent in pages (one round trip per page, not per row)."""
+        try:
+            psycopg2.extras.execute_batch(self._cur, query(name), rows, page_size=100)
+        except psycopg2.Error as exc:
+            raise translate(exc, broken=bool(self._cur.connection.closed)) from exc
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Undo only what the block wrote when it raises; the transaction goes on."""
+        self._execute("SAVEPOINT step")
+        try:
+            yield
+        except Exception:
+            if not self._cur.connection.closed:
+                self._execute("ROLLBACK TO SAVEPOINT step")
+            raise
+        self._execute("RELEASE SAVEPOINT step")
+
+
 class Database:
-    """A lazily created, fork-safe connection pool with helpers that run named queries."""
+    """A lazily created, fork-safe connection pool that runs named queries."""
 
     def __init__(self, dsn: str, maxconn: int = 10, application_name: str = "insta-connect",
                  options: str | None = None, autocommit: bool = False):
@@ -69,18 +137,18 @@ class Database:
         return self._pool
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg2.extensions.connection]:
-        """A connection in a transaction: committed on success, rolled back on error, then returned."""
+    def _connection(self, rollback: bool = False) -> Iterator[_Connection]:
+        """A pooled connection in a transaction: committed on success (rolled back if asked), then returned."""
         try:
             pool = self._get_pool()
-        except _UNAVAILABLE as exc:
-            raise DatabaseUnavailable(str(exc).strip() or exc.__class__.__name__) from None
+        except psycopg2.Error as exc:
+            raise translate(exc, broken=True) from None
         free = self._free
         if not free.acquire(timeout=POOL_WAIT_SECONDS):
             raise DatabaseUnavailable(f"no free database connection within {POOL_WAIT_SECONDS}s")
         try:
             conn = pool.getconn()
-        except (_UNAVAILABLE + (psycopg2.pool.PoolError,)) as exc:
+        except (psycopg2.Error, psycopg2.pool.PoolError) as exc:
             free.release()
             raise DatabaseUnavailable(str(exc).strip() or exc.__class__.__name__) from None
         broken = False
@@ -88,43 +156,48 @@ class Database:
             if self.autocommit and not conn.autocommit:
                 conn.autocommit = True
             yield conn
-            conn.commit()
-        except _UNAVAILABLE as exc:
-            broken = True
-            raise DatabaseUnavailable(str(exc).strip() or exc.__class__.__name__) from exc
-        except BaseException:
-            try:
+            if rollback:
                 conn.rollback()
-            except _UNAVAILABLE:
-                broken = True
+            else:
+                conn.commit()
+        except BaseException as exc:
+            # A connection that is gone, or cannot even roll back, is closed rather than pooled.
+            broken = bool(conn.closed)
+            if not broken:
+                try:
+                    conn.rollback()
+                except psycopg2.Error:
+                    broken = True
+            if isinstance(exc, psycopg2.Error):
+                raise translate(exc, broken) from exc
             raise
         finally:
             pool.putconn(conn, close=broken or bool(conn.closed))
             free.release()
 
     @contextmanager
-    def cursor(self) -> Iterator[psycopg2.extras.RealDictCursor]:
-        """A dict cursor inside its own transaction."""
-        with self.connection() as conn:
+    def transaction(self, *, rollback: bool = False) -> Iterator[Transaction]:
+        """Several named queries in one transaction: committed when the block ends, rolled back if it raises.
+
+        `rollback=True` always rolls back: a preview of what the statements would do.
+        """
+        with self._connection(rollback=rollback) as conn:
             with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-                yield cur
+                yield Transaction(cur)
 
     def one(self, name: str, **params: Any) -> dict | None:
         """Run a named query in its own transaction and return its first row."""
-        with self.cursor() as cur:
-            cur.execute(query(name), params)
-            return cur.fetchone() if cur.description else None
+        with self.transaction() as tx:
+            return tx.one(name, **params)
 
     def all(self, name: str, **params: Any) -> list[dict]:
-        with self.cursor() as cur:
-            cur.execute(query(name), params)
-            return cur.fetchall() if cur.description else []
+        with self.transaction() as tx:
+            return tx.all(name, **params)
 
     def run(self, name: str, **params: Any) -> int:
-        """Run a named statement; return the number of rows it touched."""
-        with self.cursor() as cur:
-            cur.execute(query(name), params)
-            return cur.rowcount
+        """Run a named statement in its own transaction; return the number of rows it touched."""
+        with self.transaction() as tx:
+            return tx.run(name, **params)
 
     def statement_rows(self, name: str, **params: Any) -> list[tuple]:
         """Run a named query, prepared, as its own transaction in one round trip; return its rows as tuples.
@@ -134,7 +207,7 @@ class Database:
         BEGIN or COMMIT to wait for.
         """
         prepare, execute_prepared = prepared(name)
-        with self.connection() as conn:
+        with self._connection() as conn:
             switch = not conn.autocommit
             if switch:
                 conn.autocommit = True
@@ -150,7 +223,7 @@ class Database:
                     conn.autocommit = False
 
     def ping(self) -> None:
-        with self.cursor() as cur:
+        with self._connection() as conn, conn.cursor() as cur:
             cur.execute("SELECT 1")
 
     def sibling(self, maxconn: int, application_name: str, options: str | None = None,
@@ -167,16 +240,6 @@ class Database:
         if self._pool is not None and self._pid == os.getpid():
             self._pool.closeall()
         self._pool = None
-
-
-def execute(cur, name: str, **params: Any) -> None:
-    """Run a named query on a cursor the caller already holds (several queries, one transaction)."""
-    cur.execute(query(name), params)
-
-
-def execute_many(cur, name: str, rows: list[dict]) -> None:
-    """Run a named statement once per parameter set, sent in pages (one round trip per page, not per row)."""
-    psycopg2.extras.execute_batch(cur, query(name), rows, page_size=100)
 
 
 def get_db() -> Database:

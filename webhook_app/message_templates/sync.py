@@ -12,11 +12,10 @@ import logging
 import re
 from dataclasses import asdict, dataclass
 
-import psycopg2.extras
 
 from webhook_app.accounts import store as accounts
 from webhook_app.background_jobs import store as background_jobs
-from webhook_app.db.pool import Database, execute
+from webhook_app.db import Database, Transaction
 from webhook_app.accounts.graph import GraphClient, GraphError, RateLimited, ReauthorizationRequired, Transient
 from webhook_app.tokens.vault import Vault
 
@@ -125,14 +124,12 @@ def sync_account(db: Database, vault: Vault, client: GraphClient, account: dict)
     except GraphError as exc:
         return _failed(db, account, result, f"Meta did not list the templates: {exc.message}",
                        retryable=isinstance(exc, Transient))
-    with db.connection() as conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-        execute(cur, "upsert_templates", user_id=account["user_id"], whatsapp_account_id=account["id"],
-                templates=json.dumps(rows))
-        changed = cur.fetchall()
-        execute(cur, "delete_templates_not_in", whatsapp_account_id=account["id"],
-                keep=[r["template_id"] for r in rows])
-        result.removed = cur.rowcount
-        execute(cur, "finish_template_sync", whatsapp_account_id=account["id"], template_count=len(rows))
+    with db.transaction() as tx:
+        changed = tx.all("upsert_templates", user_id=account["user_id"], whatsapp_account_id=account["id"],
+                         templates=json.dumps(rows))
+        result.removed = tx.run("delete_templates_not_in", whatsapp_account_id=account["id"],
+                                keep=[r["template_id"] for r in rows])
+        tx.run("finish_template_sync", whatsapp_account_id=account["id"], template_count=len(rows))
     result.added = sum(1 for r in changed if r["inserted"])
     result.updated = len(changed) - result.added
     result.templates = len(rows)
@@ -175,7 +172,7 @@ def run_job(db: Database, vault: Vault, client: GraphClient, payload: dict) -> S
 
 # ---- webhooks -----------------------------------------------------------------------------------
 
-def apply_template_webhook(cur, waba_id: str, change: dict, user_id: int | None = None) -> int:
+def apply_template_webhook(tx: Transaction, waba_id: str, change: dict, user_id: int | None = None) -> int:
     """Update the one template a template webhook is about, in the caller's transaction.
 
     Returns how many stored rows changed. A template we have not stored yet (created at Meta after
@@ -191,9 +188,8 @@ def apply_template_webhook(cur, waba_id: str, change: dict, user_id: int | None 
     if field == "message_template_status_update":
         event = str(value.get("event") or "").upper()
         if event in ("DELETED", "PENDING_DELETION"):
-            execute(cur, "delete_template_from_webhook", **{k: params[k] for k in ("waba_id", "template_id",
-                                                                                   "user_id")})
-            return cur.rowcount
+            return tx.run("delete_template_from_webhook",
+                          **{k: params[k] for k in ("waba_id", "template_id", "user_id")})
         params.update(status=event or None, rejected_reason=_reason(value.get("reason")))
     elif field == "template_category_update":
         params["category"] = value.get("new_category") or value.get("correct_category")
@@ -201,10 +197,8 @@ def apply_template_webhook(cur, waba_id: str, change: dict, user_id: int | None 
         params["quality_score"] = value.get("new_quality_score")
     else:
         return 0
-    execute(cur, "update_template_from_webhook", **params)
-    touched = cur.rowcount
+    touched = tx.run("update_template_from_webhook", **params)
     if touched == 0:
-        execute(cur, "whatsapp_accounts_by_waba", waba_id=str(waba_id), user_id=user_id)
-        for row in cur.fetchall():
-            queue_sync(cur, row["id"] if isinstance(row, dict) else row[0])
+        for row in tx.all("whatsapp_accounts_by_waba", waba_id=str(waba_id), user_id=user_id):
+            queue_sync(tx, row["id"])
     return touched

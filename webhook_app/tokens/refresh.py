@@ -16,7 +16,7 @@ from typing import Callable
 
 from webhook_app.accounts import store as accounts
 from webhook_app.accounts import graph
-from webhook_app.db.pool import Database, execute, execute_many
+from webhook_app.db import Database
 from webhook_app.tokens.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -80,12 +80,9 @@ def claim_due(db: Database, window_days: int, limit: int, run_started_at: dateti
 
 def list_due(db: Database, window_days: int) -> list[dict]:
     """What a run would refresh now, without claiming or changing anything (the claim is rolled back)."""
-    with db.cursor() as cur:
-        execute(cur, "claim_tokens_to_refresh", window_days=window_days, limit=None, lease_seconds=0,
-                run_started_at=_now(), account_id=None, kind=None, user_id=None)
-        rows = cur.fetchall()
-        cur.connection.rollback()
-    return rows
+    with db.transaction(rollback=True) as tx:
+        return tx.all("claim_tokens_to_refresh", window_days=window_days, limit=None, lease_seconds=0,
+                      run_started_at=_now(), account_id=None, kind=None, user_id=None)
 
 
 def claim_account(db: Database, user_id: int, account_id: str) -> dict | None:
@@ -144,9 +141,9 @@ def record(db: Database, attempts: list[tuple[Outcome, Writes]]) -> None:
     for _, writes in attempts:
         for name, params in writes:
             by_statement.setdefault(name, []).append(params)
-    with db.cursor() as cur:
+    with db.transaction() as tx:
         for name, rows in by_statement.items():
-            execute_many(cur, name, rows)
+            tx.run_many(name, rows)
     for outcome, _ in attempts:
         log.info("token refresh %s-%s (%s): %s%s", outcome.kind, outcome.account_id, outcome.method,
                  outcome.outcome, f" code={outcome.error_code}" if outcome.error_code else "")

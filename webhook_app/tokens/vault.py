@@ -2,7 +2,7 @@
 
 The first key of settings.token_encryption_keys seals; every listed key opens. A stored secret is
 two columns: `<name>_ciphertext` (12-byte nonce + ciphertext + 16-byte tag) and `<name>_key_id`
-(first 8 hex digits of the key's SHA-256). `python -m webhook_app.rotate_keys` re-seals every
+(first 8 hex digits of the key's SHA-256). `python -m jobs.rotate_keys` re-seals every
 stored secret under the newest key.
 """
 from __future__ import annotations

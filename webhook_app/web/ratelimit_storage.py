@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import time
 
-import psycopg2
 from limits.storage import Storage
 
-from webhook_app.db.pool import Database
-from webhook_app.exceptions import DatabaseUnavailable
+from webhook_app.db import Database
+from webhook_app.exceptions import DatabaseError, DatabaseUnavailable
 
 
 class PostgresStorage(Storage):
@@ -24,7 +23,7 @@ class PostgresStorage(Storage):
 
     @property
     def base_exceptions(self):
-        return (DatabaseUnavailable, psycopg2.Error)
+        return (DatabaseError,)
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         row = self.db.one("rate_limit_incr", key=key, expiry=float(expiry), amount=amount)
@@ -50,3 +49,8 @@ class PostgresStorage(Storage):
 
     def clear(self, key: str) -> None:
         self.db.run("rate_limit_clear", key=key)
+
+
+def purge_expired(db: Database) -> int:
+    """Delete the counters whose window has ended (the prune job); returns how many went."""
+    return db.run("rate_limit_purge_expired")

@@ -8,7 +8,7 @@ from typing import Optional
 from flask import Flask
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 
-from webhook_app.db.pool import Database
+from webhook_app.db import Database
 from webhook_app.exceptions import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
@@ -65,4 +65,9 @@ class PostgresSessionInterface(ServerSideSessionInterface):
         )
 
     def _delete_expired_sessions(self) -> None:
-        self.db.run("delete_expired_sessions")
+        delete_expired(self.db)
+
+
+def delete_expired(db: Database) -> int:
+    """Delete expired sessions (the prune job); returns how many went."""
+    return db.run("delete_expired_sessions")

@@ -11,7 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from webhook_app.db.pool import Database, execute
+from webhook_app.db import Database, Transaction
+from webhook_app.exceptions import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -88,58 +89,60 @@ def error_message(exc: BaseException) -> str:
 def process(db: Database, worker: str, events: Sequence[Event], handle: Handler,
             retry_delays: Sequence[float]) -> BatchResult:
     """Handle claimed events and record the outcome, in one transaction with the handlers' writes."""
-    result = BatchResult()
     if not events:
-        return result
-    with db.connection() as conn, conn.cursor() as cur:
-        held = _lock_held(cur, worker, events)
-        notes: dict[int, str | None] = {}
+        return BatchResult()
+    try:
+        with db.transaction() as tx:  # fast path: no savepoints while every handler succeeds
+            return _process(tx, worker, events, handle, retry_delays, isolated=False)
+    except DatabaseUnavailable:
+        raise
+    except Exception:
+        pass  # one handler failed and the batch was rolled back: redo it, each event behind a savepoint
+    with db.transaction() as tx:
+        return _process(tx, worker, events, handle, retry_delays, isolated=True)
+
+
+def _process(tx: Transaction, worker: str, events: Sequence[Event], handle: Handler,
+             retry_delays: Sequence[float], isolated: bool) -> BatchResult:
+    result = BatchResult()
+    held = _lock_held(tx, worker, events)
+    notes: dict[int, str | None] = {}
+    for event in held:
+        if not isolated:
+            notes[event.id] = handle(tx, event)
+            continue
         try:
-            for event in held:  # fast path: no savepoints while every handler succeeds
-                notes[event.id] = handle(cur, event)
-        except Exception:
-            if conn.closed:
-                raise
-            conn.rollback()  # one handler failed: redo the batch, each event behind a savepoint
-            held = _lock_held(cur, worker, events)
-            notes = {}
-            for event in held:
-                cur.execute("SAVEPOINT handler")
-                try:
-                    notes[event.id] = handle(cur, event)
-                except Exception as exc:
-                    if conn.closed:
-                        raise
-                    cur.execute("ROLLBACK TO SAVEPOINT handler")
-                    result.errors[event.id] = error_message(exc)
-                    log.warning("event %d (%s/%s) attempt %d failed: %s", event.id, event.object,
-                                event.field, event.attempts, result.errors[event.id])
-                else:
-                    cur.execute("RELEASE SAVEPOINT handler")
-        result.lost = len(events) - len(held)
-        if notes:
-            execute(cur, "complete_webhook_events", worker=worker, ids=list(notes), notes=list(notes.values()))
-            result.processed = cur.rowcount
-        if result.errors:
-            execute(cur, "fail_webhook_events", worker=worker, ids=list(result.errors),
-                    messages=list(result.errors.values()), delays=[float(d) for d in retry_delays],
-                    jitter=RETRY_JITTER)
-            for _, status in cur.fetchall():
-                if status == "dead_letter":
-                    result.dead_letter += 1
-                else:
-                    result.failed += 1
-        _record_health(cur, held, notes, result.errors)
+            with tx.savepoint():
+                notes[event.id] = handle(tx, event)
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:
+            result.errors[event.id] = error_message(exc)
+            log.warning("event %d (%s/%s) attempt %d failed: %s", event.id, event.object,
+                        event.field, event.attempts, result.errors[event.id])
+    result.lost = len(events) - len(held)
+    if notes:
+        result.processed = tx.run("complete_webhook_events", worker=worker, ids=list(notes),
+                                  notes=list(notes.values()))
+    if result.errors:
+        for row in tx.all("fail_webhook_events", worker=worker, ids=list(result.errors),
+                          messages=list(result.errors.values()), delays=[float(d) for d in retry_delays],
+                          jitter=RETRY_JITTER):
+            if row["status"] == "dead_letter":
+                result.dead_letter += 1
+            else:
+                result.failed += 1
+    _record_health(tx, held, notes, result.errors)
     return result
 
 
-def _lock_held(cur, worker: str, events: Sequence[Event]) -> list[Event]:
-    execute(cur, "lock_claimed_webhook_events", worker=worker, ids=[e.id for e in events])
-    still_mine = {row[0] for row in cur.fetchall()}
+def _lock_held(tx: Transaction, worker: str, events: Sequence[Event]) -> list[Event]:
+    still_mine = {row["id"] for row in tx.all("lock_claimed_webhook_events", worker=worker,
+                                               ids=[e.id for e in events])}
     return [e for e in events if e.id in still_mine]
 
 
-def _record_health(cur, held: Sequence[Event], notes: dict, errors: dict[int, str]) -> None:
+def _record_health(tx: Transaction, held: Sequence[Event], notes: dict, errors: dict[int, str]) -> None:
     per_user: dict[int, list] = {}
     for event in held:
         if event.user_id is None:
@@ -151,5 +154,5 @@ def _record_health(cur, held: Sequence[Event], notes: dict, errors: dict[int, st
             entry[1] = errors[event.id]
     if per_user:
         users = sorted(per_user)
-        execute(cur, "record_webhook_processing_health", user_ids=users,
-                processed=[per_user[u][0] for u in users], errors=[per_user[u][1] for u in users])
+        tx.run("record_webhook_processing_health", user_ids=users,
+               processed=[per_user[u][0] for u in users], errors=[per_user[u][1] for u in users])

@@ -11,10 +11,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-import psycopg2
 
-from webhook_app.db.pool import Database
-from webhook_app.exceptions import DatabaseUnavailable
+from webhook_app.db import Database
+from webhook_app.exceptions import DatabaseUnavailable, InvalidData
 from webhook_app.webhooks.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
@@ -130,7 +129,7 @@ class Intake:
             # Each body is JSON already (parse_envelope read it), so joined with commas they are a JSON array.
             rows = self.db.statement_rows("store_deliveries", digests=b"".join(first),
                                           bodies="[" + ",".join(d.envelope.text for d in first.values()) + "]")
-        except psycopg2.DataError:
+        except InvalidData:
             # JSON that Python reads but PostgreSQL's jsonb refuses (a \u0000, a lone surrogate).
             if len(deliveries) == 1:
                 return [InvalidEnvelope("body holds text PostgreSQL cannot store")]

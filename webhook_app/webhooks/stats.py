@@ -5,22 +5,20 @@ last read), then a handful of totals and at most 1,440 minutes are summed.
 """
 from __future__ import annotations
 
-from webhook_app.db.pool import Database, execute
+from webhook_app.db import Database
 from webhook_app.webhooks.events import STATUSES
 
 
 def stats(db: Database, user_id: int) -> dict:
     """Counts by status, per-minute activity for the last 24 h, and the webhook's state."""
-    with db.cursor() as cur:
-        execute(cur, "compact_webhook_status_counts", user_id=user_id)
-        execute(cur, "compact_webhook_activity_minutes", user_id=user_id)
-        execute(cur, "prune_webhook_activity_minutes", user_id=user_id)
-        execute(cur, "webhook_status_counts_for_user", user_id=user_id)
-        counted = {row["status"]: int(row["count"]) for row in cur.fetchall()}
-        execute(cur, "webhook_activity_last_day", user_id=user_id)
-        minutes = cur.fetchall()
-        execute(cur, "webhook_state_for_user", user_id=user_id)
-        state = cur.fetchone()
+    with db.transaction() as tx:
+        tx.run("compact_webhook_status_counts", user_id=user_id)
+        tx.run("compact_webhook_activity_minutes", user_id=user_id)
+        tx.run("prune_webhook_activity_minutes", user_id=user_id)
+        counted = {row["status"]: int(row["count"])
+                   for row in tx.all("webhook_status_counts_for_user", user_id=user_id)}
+        minutes = tx.all("webhook_activity_last_day", user_id=user_id)
+        state = tx.one("webhook_state_for_user", user_id=user_id)
     counts = {status: counted.get(status, 0) for status in STATUSES}
     return {
         "counts": counts,

@@ -1,6 +1,6 @@
 """Webhook handlers by object and field (SPEC 8): each writes the event into the inbox idempotently.
 
-`dispatch(cur, event)` runs inside the transaction that also marks the event processed, so an
+`dispatch(tx, event)` runs inside the transaction that also marks the event processed, so an
 inbox row exists exactly when its event is done. It returns a note for the event (or None).
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ __all__ = ["dispatch", "MalformedEvent", "HANDLERS"]
 
 ChangeHandler = Callable[[object, object, dict], None]
 
-# (object, changes[].field) -> handler(cur, event, change)
+# (object, changes[].field) -> handler(tx, event, change)
 HANDLERS: dict[tuple[str, str], ChangeHandler] = {
     ("instagram", "comments"): instagram.handle_comment,
     ("instagram", "live_comments"): instagram.handle_comment,
@@ -32,7 +32,7 @@ HANDLERS: dict[tuple[str, str], ChangeHandler] = {
 MESSAGING_PLATFORMS = {"instagram": "instagram", "page": "facebook"}
 
 
-def dispatch(cur, event) -> str | None:
+def dispatch(tx, event) -> str | None:
     """Handle every messaging[] item and changes[] item of one entry; note what had no handler."""
     payload = event.payload
     if not isinstance(payload, dict):
@@ -47,7 +47,7 @@ def dispatch(cur, event) -> str | None:
             if not isinstance(messaging, list):
                 raise MalformedEvent("messaging is not a list")
             for item in messaging:
-                instagram.handle_messaging(cur, event, item, platform)
+                instagram.handle_messaging(tx, event, item, platform)
     changes = payload.get("changes")
     if changes is not None:
         if not isinstance(changes, list):
@@ -59,7 +59,7 @@ def dispatch(cur, event) -> str | None:
             if handler is None:
                 unhandled.append(f"{event.object}/{change.get('field')}")
             else:
-                handler(cur, event, change)
+                handler(tx, event, change)
     if messaging is None and changes is None:
         return "nothing to handle: the entry has neither messaging nor changes"
     if unhandled:

@@ -1,11 +1,10 @@
 """The inbox write every handler shares, and the checks on Meta's fields it needs."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
-from psycopg2.extras import Json
-
-from webhook_app.db.pool import execute
+from webhook_app.db import Transaction
 
 
 class MalformedEvent(ValueError):
@@ -46,12 +45,12 @@ def timestamp(raw) -> datetime | None:
         return None
 
 
-def record(cur, event, *, platform: str, kind: str, external_id: str, data: dict, refresh: bool = False,
+def record(tx: Transaction, event, *, platform: str, kind: str, external_id: str, data: dict, refresh: bool = False,
            account_id=None, sender_id=None, recipient_id=None, text=None, status=None, occurred_at=None) -> None:
     """Write one inbox row for the event's owner, keyed by (platform, kind, Meta's id)."""
-    execute(
-        cur, "record_interaction_latest" if refresh else "record_interaction",
+    tx.run(
+        "record_interaction_latest" if refresh else "record_interaction",
         user_id=event.user_id, platform=platform, kind=kind, external_id=external_id,
         account_id=account_id or event.entry_id, sender_id=sender_id, recipient_id=recipient_id,
-        text=text, status=status, occurred_at=occurred_at, event_id=event.id, data=Json(data),
+        text=text, status=status, occurred_at=occurred_at, event_id=event.id, data=json.dumps(data),
     )
