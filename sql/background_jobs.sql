@@ -1,3 +1,6 @@
+-- Named queries: The background-jobs queue (webhook_app/background_jobs).
+-- Only the package named here runs them (tests/test_query_ownership.py).
+
 -- enqueue_job --
 -- Queue a job (once per dedupe key while one is queued) and wake the workers at commit.
 WITH added AS (

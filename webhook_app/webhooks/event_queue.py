@@ -1,6 +1,6 @@
 """The webhook event queue in webhook_events (SPEC 8): claim, lease, complete, fail, reclaim, retry.
 
-Only this module knows the queue's query names. A worker claims due events in one statement
+A worker claims due events in one statement
 (`FOR UPDATE SKIP LOCKED`, marked processing with a lease), then handles them in a second
 transaction that first row-locks the events it still holds: an event whose lease ran out and was
 taken by someone else is skipped, so a slow worker can never handle an event twice.
@@ -74,10 +74,6 @@ def seconds_until_due(db: Database) -> float | None:
 def retry(db: Database, event_id: int, user_id: int) -> bool:
     """Put a user's failed or dead-letter event back in the queue now; False if there is no such event."""
     return db.one("retry_webhook_event", event_id=event_id, user_id=user_id) is not None
-
-
-def counts(db: Database) -> dict[str, int]:
-    return {row["status"]: row["count"] for row in db.all("webhook_queue_counts")}
 
 
 def error_message(exc: BaseException) -> str:

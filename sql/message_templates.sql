@@ -1,3 +1,6 @@
+-- Named queries: WhatsApp message templates (webhook_app/message_templates): sync state, the templates, webhook updates.
+-- Only the package named here runs them (tests/test_query_ownership.py).
+
 -- whatsapp_accounts_to_sync --
 -- Every WhatsApp Business account (optionally one user's) with its sealed token, for a template sync.
 SELECT id, user_id, waba_id, name, status, expires_at, access_token_ciphertext, access_token_key_id

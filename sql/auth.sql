@@ -1,3 +1,6 @@
+-- Named queries: Users (webhook_app/auth).
+-- Only the package named here runs them (tests/test_query_ownership.py).
+
 -- create_user --
 -- Insert a user; returns nothing when the email is taken (any case).
 INSERT INTO users (email, password_hash)
