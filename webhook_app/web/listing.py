@@ -65,8 +65,3 @@ def page(rows: list[dict], limit: int, sort_key: str) -> tuple[list[dict], str |
     rows = rows[:limit]
     last = rows[-1]
     return rows, encode_cursor(last[sort_key], last["id"])
-
-
-def jsonable(row: dict) -> dict:
-    """A row with its times as ISO 8601 (Flask would otherwise write them as HTTP dates)."""
-    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in row.items()}

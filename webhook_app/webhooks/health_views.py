@@ -1,52 +1,17 @@
 """`/api/webhook-health`: is Meta reaching us for this user, and is the rest keeping up (SPEC 6)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import Blueprint, jsonify
 from flask_login import current_user, login_required
 
-from webhook_app.db.pool import get_db
-from webhook_app.message_templates.views import template_status
+from webhook_app.db import get_db
+from webhook_app.webhooks import health
 
 bp = Blueprint("webhook_health", __name__)
-NEVER = datetime.min.replace(tzinfo=timezone.utc)
-
-
-def _iso(value):
-    return value.isoformat() if value is not None else None
-
-
-def _latest(*values):
-    present = [v for v in values if v is not None]
-    return max(present) if present else None
 
 
 @bp.get("/webhook-health")
 @login_required
 def webhook_health():
     """Verified, last delivery received and processed, failures in the last hour, template sync state."""
-    db = get_db()
-    user_id = current_user.id
-    app_row = db.one("app_webhook_verification") or {}
-    mine = db.one("user_webhook_health", user_id=user_id) or {}
-    hour = db.one("user_webhook_last_hour", user_id=user_id)
-    failure = db.one("user_webhook_last_failure", user_id=user_id)
-    templates = template_status(user_id)
-    errors = [(mine.get("last_error_at"), mine.get("last_error"))]
-    if failure:
-        errors.append((failure["updated_at"], failure["message"] or f"event {failure['id']} failed"))
-    errors = sorted((e for e in errors if e[1]), key=lambda e: e[0] or NEVER, reverse=True)
-    received = hour["received"]
-    return jsonify(
-        verified=app_row.get("verified_at") is not None,
-        verified_at=_iso(app_row.get("verified_at")),
-        last_received_at=_iso(_latest(mine.get("last_received_at"), mine.get("newest_event_at"))),
-        last_processed_at=_iso(_latest(mine.get("last_processed_at"), mine.get("newest_processed_at"))),
-        last_hour={"received": received, "failed": hour["failed"],
-                   "failure_rate": round(hour["failed"] / received, 4) if received else 0.0},
-        last_error=errors[0][1] if errors else None,
-        last_error_at=_iso(errors[0][0]) if errors else None,
-        templates={k: templates[k] for k in ("approved", "total", "last_synced_at", "last_error", "last_error_at",
-                                             "running")},
-    )
+    return jsonify(health.report(get_db(), current_user.id))

@@ -6,6 +6,7 @@ last read), then a handful of totals and at most 1,440 minutes are summed.
 from __future__ import annotations
 
 from webhook_app.db import Database
+from webhook_app.web.serialize import iso
 from webhook_app.webhooks.events import STATUSES
 
 
@@ -33,15 +34,11 @@ def stats(db: Database, user_id: int) -> dict:
         "per_minute_fields": ["minute", "received", "processed", "failed"],
         "webhook": {
             "verified": state["verified_at"] is not None,
-            "verified_at": _iso(state["verified_at"]),
-            "last_received_at": _iso(state["last_received_at"]),
-            "last_processed_at": _iso(state["last_processed_at"]),
+            "verified_at": iso(state["verified_at"]),
+            "last_received_at": iso(state["last_received_at"]),
+            "last_processed_at": iso(state["last_processed_at"]),
             "last_error": state["last_error"],
-            "last_error_at": _iso(state["last_error_at"]),
+            "last_error_at": iso(state["last_error_at"]),
         },
         "now": state["now"].isoformat(),
     }
-
-
-def _iso(value):
-    return value.isoformat() if value is not None else None
