@@ -125,6 +125,47 @@ def _floats(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tu
         raise ConfigError(f"{name} must be comma-separated seconds, got {raw!r}") from None
 
 
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    return env.get(name, default)
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    return env.get(name, default).rstrip("/")
+
+
+def _upper(env: Mapping[str, str], name: str, default: str) -> str:
+    return env.get(name, default).upper()
+
+
+DEFAULTS = Settings()
+
+# Settings read from one variable each, with the default above: field -> (variable, reader).
+_VARIABLES = {
+    "meta_graph_version": ("META_GRAPH_VERSION", _text),
+    "meta_graph_url": ("META_GRAPH_URL", _url),
+    "meta_dialog_url": ("META_DIALOG_URL", _url),
+    "instagram_graph_url": ("INSTAGRAM_GRAPH_URL", _url),
+    "tiktok_api_url": ("TIKTOK_API_URL", _url),
+    "tiktok_auth_url": ("TIKTOK_AUTH_URL", _url),
+    "host": ("HOST", _text),
+    "port": ("PORT", _int),
+    "sandbox_port": ("SANDBOX_PORT", _int),
+    "bcrypt_rounds": ("BCRYPT_ROUNDS", _int),
+    "session_lifetime_days": ("SESSION_LIFETIME_DAYS", _int),
+    "log_level": ("LOG_LEVEL", _upper),
+    "db_pool_max": ("DB_POOL_MAX", _int),
+    "webhook_retry_delays": ("WEBHOOK_RETRY_DELAYS", _floats),
+    "webhook_lease_seconds": ("WEBHOOK_LEASE_SECONDS", _float),
+    "webhook_retention_days": ("WEBHOOK_RETENTION_DAYS", _int),
+    "token_refresh_window_days": ("TOKEN_REFRESH_WINDOW_DAYS", _int),
+    "token_refresh_concurrency": ("TOKEN_REFRESH_CONCURRENCY", _int),
+    "token_health_cache_seconds": ("TOKEN_HEALTH_CACHE_SECONDS", _int),
+    "trusted_proxy_count": ("TRUSTED_PROXY_COUNT", _int),
+    "jobs_poll_seconds": ("JOBS_POLL_SECONDS", _float),
+    "data_sync_spacing_seconds": ("DATA_SYNC_SPACING_SECONDS", _float),
+}
+
+
 def parse_encryption_keys(raw: str, name: str = "TOKEN_ENCRYPTION_KEYS") -> tuple[bytes, ...]:
     """Decode comma-separated base64 keys, newest first; each must be 32 bytes (AES-256)."""
     keys = []
@@ -176,11 +217,11 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path
         environ = merged
     env = {k: v for k, v in environ.items() if v != ""}
 
-    app_env = env.get("APP_ENV", "development")
+    app_env = env.get("APP_ENV", DEFAULTS.app_env)
     if app_env not in ("development", "production"):
         raise ConfigError(f"APP_ENV must be 'development' or 'production', got {app_env!r}")
     production = app_env == "production"
-    var_dir = Path(env.get("VAR_DIR", PROJECT_ROOT / "var")).resolve()
+    var_dir = Path(env.get("VAR_DIR", DEFAULTS.var_dir)).resolve()
 
     if production:
         for name in ("DATABASE_URL", "META_APP_ID", *GENERATED_SECRETS, "PUBLIC_BASE_URL"):
@@ -193,9 +234,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path
                 generated = generated or _dev_secrets(var_dir)
                 env[name] = generated[name]
 
-    host = env.get("HOST", "127.0.0.1")
-    port = _int(env, "PORT", 5000)
-    ratelimits = {name: env.get(name, default) for name, default in DEFAULT_RATELIMITS.items()}
+    values = {field: read(env, variable, getattr(DEFAULTS, field)) for field, (variable, read) in _VARIABLES.items()}
+    values["public_base_url"] = (env.get("PUBLIC_BASE_URL") or f"http://{values['host']}:{values['port']}").rstrip("/")
     return Settings(
         app_env=app_env,
         database_url=env.get("DATABASE_URL"),
@@ -204,34 +244,12 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path
         meta_app_id=env.get("META_APP_ID"),
         meta_app_secret=env["META_APP_SECRET"],
         meta_verify_token=env["META_VERIFY_TOKEN"],
-        meta_graph_version=env.get("META_GRAPH_VERSION", "v24.0"),
-        meta_graph_url=env.get("META_GRAPH_URL", "https://graph.facebook.com").rstrip("/"),
-        meta_dialog_url=env.get("META_DIALOG_URL", "https://www.facebook.com").rstrip("/"),
-        instagram_graph_url=env.get("INSTAGRAM_GRAPH_URL", "https://graph.instagram.com").rstrip("/"),
         tiktok_client_key=env.get("TIKTOK_CLIENT_KEY"),
         tiktok_client_secret=env.get("TIKTOK_CLIENT_SECRET"),
-        tiktok_api_url=env.get("TIKTOK_API_URL", "https://open.tiktokapis.com").rstrip("/"),
-        tiktok_auth_url=env.get("TIKTOK_AUTH_URL", "https://www.tiktok.com").rstrip("/"),
-        host=host,
-        port=port,
-        sandbox_port=_int(env, "SANDBOX_PORT", 5001),
-        public_base_url=env.get("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/"),
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI"),
-        ratelimits=ratelimits,
-        bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12),
-        session_lifetime_days=_int(env, "SESSION_LIFETIME_DAYS", 30),
-        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        ratelimits={name: env.get(name, default) for name, default in DEFAULT_RATELIMITS.items()},
         var_dir=var_dir,
-        db_pool_max=_int(env, "DB_POOL_MAX", 10),
-        webhook_retry_delays=_floats(env, "WEBHOOK_RETRY_DELAYS", (1.0, 5.0, 30.0)),
-        webhook_lease_seconds=_floats(env, "WEBHOOK_LEASE_SECONDS", (15.0,))[0],
-        webhook_retention_days=_int(env, "WEBHOOK_RETENTION_DAYS", 30),
-        token_refresh_window_days=_int(env, "TOKEN_REFRESH_WINDOW_DAYS", 7),
-        token_refresh_concurrency=_int(env, "TOKEN_REFRESH_CONCURRENCY", 4),
-        token_health_cache_seconds=_int(env, "TOKEN_HEALTH_CACHE_SECONDS", 300),
-        trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
-        jobs_poll_seconds=_float(env, "JOBS_POLL_SECONDS", 5.0),
-        data_sync_spacing_seconds=_float(env, "DATA_SYNC_SPACING_SECONDS", 2.0),
+        **values,
     )
 
 
