@@ -277,6 +277,13 @@ step_units() {
   install_rendered "$SOURCE_DIR/deployment/systemd/insta-connect-.service.d/hardening.conf" \
     "$SYSTEMD_DIR/insta-connect-.service.d/hardening.conf"
   while read -r f; do install_rendered "$f" "$SYSTEMD_DIR/$(basename "$f")"; done < <(unit_files)
+  # Units earlier versions installed and this one no longer ships (the five-minute retry timer
+  # only repeated the one-minute drain, which takes retries as they fall due).
+  f=insta-connect-retry-webhooks.timer
+  if probe test -e "$SYSTEMD_DIR/$f"; then
+    run systemctl disable --now "$f"
+    run rm -f "$SYSTEMD_DIR/$f"
+  fi
   run systemctl daemon-reload
 }
 
@@ -337,9 +344,9 @@ step_start() {
   run systemctl restart insta-connect-jobs-worker.service
   if [ "$PROCESSOR_MODE" = timer ]; then
     run systemctl disable --now insta-connect-processor.service
-    run systemctl enable --now insta-connect-process-webhooks.timer insta-connect-retry-webhooks.timer
+    run systemctl enable --now insta-connect-process-webhooks.timer
   else
-    run systemctl disable --now insta-connect-process-webhooks.timer insta-connect-retry-webhooks.timer
+    run systemctl disable --now insta-connect-process-webhooks.timer
     run systemctl enable insta-connect-processor.service
     run systemctl restart insta-connect-processor.service
   fi
