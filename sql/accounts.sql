@@ -305,3 +305,11 @@ ORDER BY m.taken_at, m.id;
 SELECT 'instagram-' || instagram_account_id AS account_id, media_id, caption, media_type, permalink, like_count,
        comments_count, posted_at
 FROM account_media WHERE user_id = %(user_id)s ORDER BY posted_at DESC NULLS LAST, id DESC LIMIT %(limit)s;
+
+-- instagram_data_sync_failed --
+-- Remember why an Instagram account's data could not be read (it is tried again next run).
+UPDATE instagram_accounts SET last_data_sync_error = %(error)s WHERE id = %(id)s;
+
+-- tiktok_data_sync_failed --
+-- Remember why a TikTok account's data could not be read (it is tried again next run).
+UPDATE tiktok_accounts SET last_data_sync_error = %(error)s WHERE id = %(id)s;

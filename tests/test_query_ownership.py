@@ -57,3 +57,15 @@ def test_only_the_db_package_imports_the_driver():
             if any(n.split(".")[0] == "psycopg2" for n in names):
                 importers.append(str(path.relative_to(ROOT)))
     assert sorted(p for p in set(importers) if not p.startswith("webhook_app/db/")) == []
+
+
+def test_query_names_are_written_out_never_assembled():
+    """A name built at run time (an f-string) hides where a query runs from readers and from the test above."""
+    assembled = []
+    for path in CODE:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("one", "all", "run", "run_many", "statement_rows")
+                    and node.args and isinstance(node.args[0], (ast.JoinedStr, ast.BinOp))):
+                assembled.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert assembled == []

@@ -26,6 +26,8 @@ STOP_AT_USAGE = 95.0
 INSTAGRAM_FIELDS = "followers_count,follows_count,media_count"
 MEDIA_FIELDS = "id,caption,media_type,permalink,like_count,comments_count,timestamp"
 TIKTOK_FIELDS = "open_id,follower_count,following_count,likes_count,video_count"
+# Named in full so a reader (and tests/test_query_ownership.py) finds where each query runs.
+_SYNC_FAILED = {"instagram": "instagram_data_sync_failed", "tiktok": "tiktok_data_sync_failed"}
 
 
 @dataclass
@@ -72,7 +74,7 @@ class DataSync:
                 return
             except (accounts.TokenUnavailable, GraphError) as exc:
                 message = getattr(exc, "message", None) or str(exc)
-                self.db.run(f"{kind}_data_sync_failed", id=row["id"], error=message[:500])
+                self.db.run(_SYNC_FAILED[kind], id=row["id"], error=message[:500])
                 self.report.failed[name] = message
                 log.warning("%s: data sync failed: %s", name, message)
                 continue
