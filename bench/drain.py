@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from bench.common import BENCH_VENV_PYTHON, ROOT, Postgres, machine, settings_for, sql
-from jobs.process_webhooks import Processor
+from webhook_app.webhooks.processor import Processor
 
 # One delivery holding every event; each event's entry carries a field with no handler (no-op:
 # processed with a note) or one Instagram message (an inbox row each).

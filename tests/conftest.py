@@ -65,7 +65,10 @@ def database_url(pg_admin_url, template_url):
     name = f"ic_test_{os.getpid()}_{next(_counter)}"
     conn = _admin(pg_admin_url)
     with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+        # FILE_COPY (PostgreSQL 15+) copies the small template's files instead of WAL-logging every
+        # page: 0.20 s a test instead of 0.27 s here. PostgreSQL 14 knows only that way anyway.
+        strategy = " STRATEGY FILE_COPY" if conn.server_version >= 150000 else ""
+        cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"{strategy}')
     yield with_database(pg_admin_url, name)
     with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

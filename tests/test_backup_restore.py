@@ -11,6 +11,8 @@ import pytest
 
 from tests.deploy_support import WHEEL_PG_BIN, run_script
 
+pytestmark = pytest.mark.slow  # runs pg_dump and pg_restore
+
 
 @pytest.fixture
 def pg_env(database_url, tmp_path):

@@ -31,6 +31,7 @@ def test_production_with_everything_set_loads():
     assert settings.token_encryption_keys == (b"x" * 32,)
 
 
+@pytest.mark.slow
 def test_production_start_up_fails_with_one_line_naming_the_variable():
     env = {k: v for k, v in PRODUCTION.items() if k != "META_APP_ID"}
     env["PATH"] = "/usr/bin:/bin"
@@ -40,6 +41,7 @@ def test_production_start_up_fails_with_one_line_naming_the_variable():
     assert result.stderr.strip().splitlines() == ["configuration error: META_APP_ID must be set when APP_ENV=production"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [
     ["-m", "jobs.process_webhooks", "--once"], ["-m", "jobs.refresh_tokens"], ["-m", "jobs.monitor_tokens"],
     ["-m", "jobs.sync_templates"], ["-m", "jobs.sync_account_data"], ["-m", "jobs.prune"],

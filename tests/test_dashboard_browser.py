@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from tests.event_rows import insert_event, insert_interaction, user_id
 from tests.webhook_support import deliver
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # drives Chromium
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

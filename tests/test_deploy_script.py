@@ -6,8 +6,12 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from tests.deploy_support import SCRIPTS, require_tool, run_script
 from webhook_app.config import load_settings, parse_encryption_keys
+
+pytestmark = pytest.mark.slow  # runs deploy.sh and shellcheck
 
 STEPS = ["packages", "user", "code", "venv", "secrets", "database", "units", "migrate", "nginx", "tls",
          "start", "verify"]

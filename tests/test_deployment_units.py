@@ -15,6 +15,8 @@ import requests
 from tests.deploy_support import fake_install_dir, render_deployment, require_tool
 from tests.helpers import ROOT, app_env, free_port, wait_for_http
 
+pytestmark = pytest.mark.slow  # verifies the units with systemd-analyze and runs the web unit's command
+
 # Each job script, the unit that runs it, and when (SPEC 13).
 JOBS = {
     "insta-connect-process-webhooks": ("jobs.process_webhooks --once", "OnCalendar=*-*-* *:*:00"),

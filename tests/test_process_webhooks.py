@@ -3,7 +3,11 @@ import random
 import signal
 import time
 
+import pytest
+
 from tests.webhook_support import add_owner, deliver, ig_messages, start_processor, status_counts, wait_until
+
+pytestmark = pytest.mark.slow  # starts processor processes and kills them
 
 
 def test_once_drains_what_is_due_and_exits_0(server, sql, settings, tmp_path):

@@ -1,4 +1,6 @@
 """Rate limits (SPEC 12) with counters in PostgreSQL, shared by every worker process."""
+import pytest
+
 from tests.helpers import AuthActions, Browser, Gunicorn, app_env
 
 
@@ -28,6 +30,7 @@ def test_successful_logins_do_not_count(auth, browser):
         assert auth.login().status_code == 302
 
 
+@pytest.mark.slow
 def test_failed_logins_are_counted_across_two_gunicorn_workers(settings, tmp_path, sql):
     # Two gunicorn servers of one worker each, on one database: the attempts alternate between the
     # two worker processes deterministically, so only a shared counter can stop the sixth.

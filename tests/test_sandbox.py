@@ -19,6 +19,7 @@ from webhook_app.sandbox import create_sandbox_app
 from webhook_app.sandbox.samples import KINDS
 
 
+@pytest.mark.slow
 def test_refuses_to_start_in_production(tmp_path):
     with pytest.raises(ConfigError):
         create_sandbox_app(Settings(app_env="production", meta_app_secret="x"))

@@ -8,6 +8,8 @@ import pytest
 from tests.deploy_support import check_lines, require_tool, run_script
 from tests.helpers import Gunicorn, app_env, free_port, with_database
 
+pytestmark = pytest.mark.slow  # runs the verification scripts against a live server
+
 
 @pytest.fixture
 def gunicorn(settings, tmp_path):

@@ -7,6 +7,8 @@ import pytest
 from tests.deploy_support import check_lines, require_tool, run_script
 from tests.helpers import Gunicorn, app_env, free_port
 
+pytestmark = pytest.mark.slow  # runs test-webhooks.sh against a live server
+
 
 @pytest.fixture
 def gunicorn(settings, tmp_path):

@@ -14,6 +14,8 @@ from webhook_app.db.migrations import migrate
 from tests.helpers import LiveServer, with_database
 from tests.webhook_support import deliver, ig_messages, wait_until
 
+pytestmark = pytest.mark.slow  # stops a PostgreSQL server of its own
+
 
 @pytest.fixture
 def own_postgres():

@@ -1,7 +1,7 @@
 """Handlers (SPEC 8): every field lands in the inbox once, keyed by Meta's ids, whatever is redelivered."""
 import pytest
 
-from jobs.process_webhooks import Processor
+from webhook_app.webhooks.processor import Processor
 from tests.webhook_support import add_owner, deliver, ig_messages
 
 

@@ -1,7 +1,9 @@
 """The queue (SPEC 8): retries on schedule then dead_letter, manual retry, leases, concurrent workers."""
 import time
 
-from jobs.process_webhooks import Processor
+import pytest
+
+from webhook_app.webhooks.processor import Processor
 from webhook_app.webhooks import handlers
 from webhook_app.webhooks import event_queue as queue
 from tests.webhook_support import add_owner, deliver, ig_messages, start_processor
@@ -28,6 +30,7 @@ def boom_event(sql):
     return sql("SELECT id, status, attempts, run_at, errors FROM webhook_events WHERE payload::text LIKE '%%boom%%'")[0]
 
 
+@pytest.mark.slow
 def test_failing_handler_retries_on_schedule_then_dead_letter_then_manual_retry(server, sql, settings, db):
     delays = (0.5, 1.0, 1.5)
     settings = settings.with_overrides(webhook_retry_delays=delays)
@@ -106,6 +109,7 @@ CREATE TRIGGER audit_inbox_write BEFORE INSERT ON interactions FOR EACH ROW EXEC
 """
 
 
+@pytest.mark.slow
 def test_several_workers_over_thousands_of_events_never_share_one(server, sql, settings, tmp_path):
     sql(AUDIT)
     total = 3000
