@@ -78,7 +78,8 @@ _CHECKED = {"expires_at": "checked_expires_at", "data_access_expires_at": "check
 
 def _needs_reauth(row: dict, check: dict) -> bool:
     if check["error_code"] == "unavailable":
-        return True
+        # A stored token that cannot be opened needs the user; no token at all is inactive, not a re-auth.
+        return bool(row["has_token"])
     # TikTok's day-long access token lapsing is the refresh job's business, not the user's.
     ends = row["refresh_expires_at"]
     return row["kind"] != "tiktok" or (ends is not None and ends <= datetime.now(timezone.utc))
