@@ -60,7 +60,8 @@ def _seed_old_shape(url, vault: Vault) -> dict:
     user = _run(url, "INSERT INTO users (email, password_hash) VALUES ('owner@example.com', %s) RETURNING id",
                 (bcrypt.hashpw(b"correct horse", bcrypt.gensalt(4)).decode(),))[0][0]
     meta = {}
-    for key, status, expires in (("a", "active", now + timedelta(days=30)), ("b", "needs_reauth", now + timedelta(days=20))):
+    for key, status, expires in (("a", "active", now + timedelta(days=30)),
+                                 ("b", "needs_reauth", now + timedelta(days=20))):
         meta[key] = _run(url, "INSERT INTO meta_accounts (user_id, meta_user_id, name, access_token_ciphertext, "
                               "access_token_key_id, scopes, expires_at, data_access_expires_at, status, status_reason, "
                               "last_refreshed_at, refresh_claimed_until) "
@@ -70,7 +71,8 @@ def _seed_old_shape(url, vault: Vault) -> dict:
                           now - timedelta(days=2), now + timedelta(minutes=5) if key == "a" else None))[0][0]
     pages, page_ig = {}, {}
     # Page c: debug_token found its Instagram account's token (the Page's) dead, and flagged only the account.
-    for key, login, page_status, ig_status in (("a", "a", "active", "active"), ("b", "b", "needs_reauth", "needs_reauth"),
+    for key, login, page_status, ig_status in (("a", "a", "active", "active"),
+                                               ("b", "b", "needs_reauth", "needs_reauth"),
                                                ("c", "a", "active", "needs_reauth")):
         pages[key] = _run(url, "INSERT INTO pages (user_id, meta_account_id, page_id, name, access_token_ciphertext, "
                                "access_token_key_id, status, status_reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
@@ -85,14 +87,16 @@ def _seed_old_shape(url, vault: Vault) -> dict:
                          "VALUES (%s, 'ig-login', 'login.only', 'instagram_login', %s, %s, %s, %s) RETURNING id",
                     (user, *seal("ig_login"), now + timedelta(days=3), now - timedelta(days=30)))[0][0]
     wa_expired = _run(url, "INSERT INTO whatsapp_accounts (user_id, waba_id, name, access_token_ciphertext, "
-                           "access_token_key_id, scopes, expires_at) VALUES (%s, 'waba-1', 'Expired WA', %s, %s, %s, %s) "
+                           "access_token_key_id, scopes, expires_at) "
+                           "VALUES (%s, 'waba-1', 'Expired WA', %s, %s, %s, %s) "
                            "RETURNING id", (user, *seal("wa_expired"), ["whatsapp_business_messaging"],
                                             now - timedelta(days=1)))[0][0]
     wa_empty = _run(url, "INSERT INTO whatsapp_accounts (user_id, waba_id, name, status) "
                          "VALUES (%s, 'waba-2', 'No token WA', 'inactive') RETURNING id", (user,))[0][0]
     tiktok = _run(url, "INSERT INTO tiktok_accounts (user_id, open_id, display_name, scopes, access_token_ciphertext, "
                        "access_token_key_id, expires_at, refresh_token_ciphertext, refresh_token_key_id, "
-                       "refresh_expires_at, last_refreshed_at) VALUES (%s, 'tt-1', 'Tok', %s, %s, %s, %s, %s, %s, %s, %s) "
+                       "refresh_expires_at, last_refreshed_at) "
+                       "VALUES (%s, 'tt-1', 'Tok', %s, %s, %s, %s, %s, %s, %s, %s) "
                        "RETURNING id", (user, ["user.info.basic"], *seal("tt_access"), now - timedelta(hours=1),
                                         *seal("tt_refresh"), now + timedelta(days=100), now - timedelta(hours=3)))[0][0]
     # What Meta / TikTok said a minute ago, so token health answers from its cache.

@@ -51,7 +51,8 @@ def test_a_token_three_days_from_expiry_is_refreshed_one_thirty_days_away_is_not
     assert sandbox.state.calls_to("/oauth/access_token") == exchanges + 1
     new_user = stored_token(settings, sql, "meta", meta_id)
     assert new_user != old_user and sandbox.state.token_problem(sandbox.state.tokens[new_user]) is None
-    assert sql("SELECT expires_at > now() + interval '59 days', status FROM credentials WHERE kind = 'meta'") == [(True, "active")]
+    assert sql("SELECT expires_at > now() + interval '59 days', status FROM credentials WHERE kind = 'meta'") == [
+        (True, "active")]
     # The Page tokens were derived again from the new user token.
     for page_id, old in old_pages.items():
         fresh = stored_token(settings, sql, "page", page_id)
@@ -63,7 +64,8 @@ def test_a_token_three_days_from_expiry_is_refreshed_one_thirty_days_away_is_not
 def test_dry_run_lists_what_it_would_do_and_changes_nothing(auth, browser, sandbox, sql, settings):
     _connect_meta(auth, browser)
     sql("UPDATE credentials SET expires_at = now() + interval '2 days' WHERE kind = 'meta'")
-    before = sql("SELECT access_token_ciphertext, expires_at, refresh_claimed_until FROM credentials WHERE kind = 'meta'")
+    lifecycle = "SELECT access_token_ciphertext, expires_at, refresh_claimed_until FROM credentials WHERE kind = 'meta'"
+    before = sql(lifecycle)
     calls = len(sandbox.state.calls)
 
     env = app_env(settings, **sandbox_env(sandbox.url))
@@ -74,7 +76,7 @@ def test_dry_run_lists_what_it_would_do_and_changes_nothing(auth, browser, sandb
     meta_id = sql("SELECT id FROM meta_accounts")[0][0]
     assert f"would refresh meta-{meta_id} (Sandbox Owner) by fb_exchange_token" in done.stdout
     assert "dry run: 1 token(s) would be refreshed; nothing was changed" in done.stdout
-    assert sql("SELECT access_token_ciphertext, expires_at, refresh_claimed_until FROM credentials WHERE kind = 'meta'") == before
+    assert sql(lifecycle) == before
     assert len(sandbox.state.calls) == calls
     assert _log(sql) == []
     # The real run afterwards still finds it: the dry run claimed nothing.
@@ -146,7 +148,8 @@ def test_a_rate_limit_answer_does_not_flag_the_account(auth, browser, sandbox, s
     assert _refresh(settings).outcomes == {"rate_limited": 1}
 
     assert _log(sql)[0][3:] == ("rate_limited", "4")
-    assert sql("SELECT status, refresh_claimed_until > now() FROM credentials WHERE kind = 'meta'") == [("active", True)]
+    assert sql("SELECT status, refresh_claimed_until > now() FROM credentials WHERE kind = 'meta'") == [
+        ("active", True)]
     assert "data-reauth" not in browser.get("/").text
     # Left for a later run: once the wait is over it is refreshed.
     sql("UPDATE credentials SET refresh_claimed_until = now() - interval '1 second' WHERE kind = 'meta'")
@@ -200,7 +203,8 @@ def test_accounts_written_together_each_keep_their_own_outcome(auth, sandbox, sq
                (limited,)) == [("active", True)]
     assert sql("SELECT count(*) FROM credentials WHERE kind = 'meta' AND expires_at > now() + interval '59 days' "
                "AND refresh_claimed_until IS NULL") == [(4,)]
-    assert sql("SELECT status FROM credentials WHERE kind = 'instagram' AND account_id = %s", (ig_id,)) == [("needs_reauth",)]
+    assert sql("SELECT status FROM credentials WHERE kind = 'instagram' AND account_id = %s", (ig_id,)) == [
+        ("needs_reauth",)]
 
 
 def test_the_job_slows_down_as_usage_nears_the_limit_and_is_never_refused(auth, sandbox, sql, settings):
@@ -257,7 +261,8 @@ def test_two_refresh_jobs_started_at_once_never_refresh_the_same_account_twice(a
     assert sum(r.outcomes["refreshed"] for r in results) == 40
     assert sandbox.state.calls_to("/oauth/access_token") == exchanges + 40
     assert sql("SELECT count(*), count(DISTINCT account_id) FROM token_refresh_log") == [(40, 40)]
-    assert sql("SELECT count(*) FROM credentials WHERE kind = 'meta' AND expires_at > now() + interval '59 days'") == [(40,)]
+    assert sql("SELECT count(*) FROM credentials WHERE kind = 'meta' "
+               "AND expires_at > now() + interval '59 days'") == [(40,)]
 
 
 def test_token_health_answers_from_cache_for_five_minutes_then_asks_again(auth, browser, sandbox, sql):
