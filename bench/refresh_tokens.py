@@ -82,24 +82,33 @@ def seed(state, url: str, accounts: int) -> dict[str, int]:
     with conn, conn.cursor() as cur:
         cur.execute("INSERT INTO users (email, password_hash) VALUES ('bench@example.com', 'x') RETURNING id")
         user = cur.fetchone()[0]
+        # Each account row, then its credential (the token columns live in `credentials`).
+        day_ago = datetime.fromtimestamp(time.time() - DAY, timezone.utc)
+        credentials = []
+
+        def accounts(statement: str, values: list[tuple]) -> list[int]:
+            return [r[0] for r in psycopg2.extras.execute_values(cur, statement, values, page_size=1000, fetch=True)]
+
+        ids = accounts("INSERT INTO meta_accounts (user_id, meta_user_id, name) VALUES %s RETURNING id",
+                       [(user, r[0], r[1]) for r in rows["meta"]])
+        credentials += [(user, "meta", i, "long_lived_user", *r[2:5], None, None, None)
+                        for i, r in zip(ids, rows["meta"])]
+        ids = accounts("INSERT INTO whatsapp_accounts (user_id, waba_id, name) VALUES %s RETURNING id",
+                       [(user, r[0], r[1]) for r in rows["whatsapp"]])
+        credentials += [(user, "whatsapp", i, "long_lived_user", *r[2:5], None, None, None)
+                        for i, r in zip(ids, rows["whatsapp"])]
+        ids = accounts("INSERT INTO instagram_accounts (user_id, ig_user_id, username, token_kind) "
+                       "VALUES %s RETURNING id", [(user, r[0], r[1], "instagram_login") for r in rows["instagram"]])
+        credentials += [(user, "instagram", i, "instagram_login", *r[2:5], None, None,
+                         datetime.fromtimestamp(time.time() - 25 * 3600, timezone.utc))
+                        for i, r in zip(ids, rows["instagram"])]
+        ids = accounts("INSERT INTO tiktok_accounts (user_id, open_id, display_name) VALUES %s RETURNING id",
+                       [(user, r[0], r[1]) for r in rows["tiktok"]])
+        credentials += [(user, "tiktok", i, "tiktok", *r[2:7], day_ago) for i, r in zip(ids, rows["tiktok"])]
         psycopg2.extras.execute_values(cur, (
-            "INSERT INTO meta_accounts (user_id, meta_user_id, name, access_token_ciphertext, access_token_key_id,"
-            " expires_at) VALUES %s"), [(user, *r) for r in rows["meta"]], page_size=1000)
-        psycopg2.extras.execute_values(cur, (
-            "INSERT INTO whatsapp_accounts (user_id, waba_id, name, access_token_ciphertext, access_token_key_id,"
-            " expires_at) VALUES %s"), [(user, *r) for r in rows["whatsapp"]], page_size=1000)
-        psycopg2.extras.execute_values(cur, (
-            "INSERT INTO instagram_accounts (user_id, ig_user_id, username, access_token_ciphertext,"
-            " access_token_key_id, expires_at, token_kind, last_refreshed_at)"
-            " VALUES %s"), [(user, *r, "instagram_login", datetime.fromtimestamp(time.time() - 25 * 3600,
-                                                                                timezone.utc))
-                            for r in rows["instagram"]], page_size=1000)
-        psycopg2.extras.execute_values(cur, (
-            "INSERT INTO tiktok_accounts (user_id, open_id, display_name, access_token_ciphertext,"
-            " access_token_key_id, expires_at, refresh_token_ciphertext, refresh_token_key_id,"
-            " last_refreshed_at) VALUES %s"),
-            [(user, *r, datetime.fromtimestamp(time.time() - DAY, timezone.utc)) for r in rows["tiktok"]],
-            page_size=1000)
+            "INSERT INTO credentials (user_id, kind, account_id, token_kind, access_token_ciphertext,"
+            " access_token_key_id, expires_at, refresh_token_ciphertext, refresh_token_key_id, last_refreshed_at)"
+            " VALUES %s"), credentials, page_size=1000)
     conn.close()
     return counts
 

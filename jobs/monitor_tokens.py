@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 
+from webhook_app.tokens import credentials
 from webhook_app.tokens import health as token_health
 from webhook_app.tokens import refresh as tokens
 from jobs.common import job_settings, open_database, stop_on_signals
@@ -34,7 +35,7 @@ def run(settings, *, batch: int = 100, pause: float = 0.0, stop=None) -> Counter
                 continue
             checked = token_health.validate(database, vault, clients, row)
             counts["unchecked" if checked["is_valid"] is None else
-                   token_health.status_of(checked, settings.token_refresh_window_days)] += 1
+                   credentials.status(checked, settings.token_refresh_window_days)] += 1
             if pause and (i + 1) % batch == 0:
                 time.sleep(pause)  # spread a large fleet's checks out between batches
     finally:

@@ -3,15 +3,15 @@
 
 -- whatsapp_accounts_to_sync --
 -- Every WhatsApp Business account (optionally one user's) with its sealed token, for a template sync.
-SELECT id, user_id, waba_id, name, status, expires_at, access_token_ciphertext, access_token_key_id
-FROM whatsapp_accounts
-WHERE %(user_id)s::bigint IS NULL OR user_id = %(user_id)s
-ORDER BY id;
+SELECT c.*, w.waba_id
+FROM whatsapp_accounts w JOIN account_credentials c ON c.kind = 'whatsapp' AND c.id = w.id
+WHERE %(user_id)s::bigint IS NULL OR w.user_id = %(user_id)s
+ORDER BY w.id;
 
 -- whatsapp_account_to_sync --
 -- One WhatsApp Business account by row id with its sealed token (for a queued sync).
-SELECT id, user_id, waba_id, name, status, expires_at, access_token_ciphertext, access_token_key_id
-FROM whatsapp_accounts WHERE id = %(id)s;
+SELECT c.*, w.waba_id
+FROM whatsapp_accounts w JOIN account_credentials c ON c.kind = 'whatsapp' AND c.id = w.id WHERE w.id = %(id)s;
 
 -- start_template_sync --
 -- Mark an account's template sync as running.

@@ -38,7 +38,7 @@ def test_connect_stores_login_pages_and_instagram(auth, browser, sandbox, sql):
     routes = dict(sql("SELECT external_id, kind FROM account_routes"))
     assert routes == {coffee.id: "page", _page(sandbox, "Sandbox Bakery").id: "page", coffee.ig_id: "instagram"}
     # The long-lived token was stored, not the short-lived one, and neither in plain text.
-    stored = sql("SELECT token_kind, access_token_key_id FROM meta_accounts")
+    stored = sql("SELECT token_kind, access_token_key_id FROM credentials WHERE kind = 'meta'")
     assert stored == [("long_lived_user", key_id(b"k" * 32))]
 
 
@@ -199,15 +199,15 @@ def test_key_rotation_keeps_every_account_usable(auth, browser, sandbox, setting
     consent(browser, "/connect/whatsapp")
     consent(browser, "/connect/tiktok")
     old_key, new_key = b"k" * 32, b"n" * 32
-    assert {r[0] for r in sql("SELECT access_token_key_id FROM pages")} == {key_id(old_key)}
+    assert {r[0] for r in sql("SELECT access_token_key_id FROM credentials WHERE kind = 'page'")} == {key_id(old_key)}
 
     counts = rotate(db, Vault((new_key, old_key)))
     assert counts["unreadable"] == 0 and counts["resealed"] >= 6
     assert rotate(db, Vault((new_key, old_key)))["resealed"] == 0  # a second run has nothing left to do
-    for table, column in (("meta_accounts", "access_token"), ("pages", "access_token"),
-                          ("whatsapp_accounts", "access_token"), ("tiktok_accounts", "access_token"),
-                          ("tiktok_accounts", "refresh_token")):
-        assert {r[0] for r in sql(f"SELECT {column}_key_id FROM {table}")} == {key_id(new_key)}
+    for kind, column in (("meta", "access_token"), ("page", "access_token"), ("whatsapp", "access_token"),
+                         ("tiktok", "access_token"), ("tiktok", "refresh_token")):
+        assert {r[0] for r in sql(f"SELECT {column}_key_id FROM credentials WHERE kind = %s", (kind,))} == {
+            key_id(new_key)}
 
     # The app with only the new key can still use the Page token at Meta.
     rotated = create_app(settings.with_overrides(token_encryption_keys=(new_key,)))

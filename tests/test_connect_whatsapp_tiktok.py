@@ -89,11 +89,12 @@ def test_an_empty_refresh_token_never_wipes_the_stored_one(auth, browser, db, sq
     consent(browser, "/connect/tiktok")
     user_id, open_id = sql("SELECT user_id, open_id FROM tiktok_accounts")[0]
     vault = Vault((b"k" * 32,))
-    before = sql("SELECT refresh_token_ciphertext, refresh_expires_at FROM tiktok_accounts")[0]
+    before = sql("SELECT refresh_token_ciphertext, refresh_expires_at FROM credentials WHERE kind = 'tiktok'")[0]
     accounts.store_tiktok_account(db, vault, user_id, user={"open_id": open_id, "display_name": "Renamed"},
                                   tokens={"open_id": open_id, "access_token": "act.new-access", "expires_in": 86400,
                                           "refresh_token": "", "scope": "user.info.basic"})
-    after = sql("SELECT refresh_token_ciphertext, refresh_expires_at, display_name FROM tiktok_accounts")[0]
+    after = sql("SELECT c.refresh_token_ciphertext, c.refresh_expires_at, t.display_name FROM credentials c "
+                "JOIN tiktok_accounts t ON t.id = c.account_id WHERE c.kind = 'tiktok'")[0]
     assert bytes(after[0]) == bytes(before[0]) and after[1] == before[1] and after[2] == "Renamed"
     row = db.one("get_tiktok_account", id=sql("SELECT id FROM tiktok_accounts")[0][0], user_id=user_id)
     assert accounts.open_token(vault, row) == "act.new-access"

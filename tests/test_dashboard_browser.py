@@ -184,8 +184,9 @@ def test_phone_width_and_keyboard(page_factory, owner, sql):
                           errors=[{"attempt": 1, "at": "2025-01-01T00:00:01Z", "message": "boom"}])
     insert_event(sql, owner, status="processed")
     insert_interaction(sql, owner, external_id="mid-phone", text="A message read on a phone")
-    sql("INSERT INTO meta_accounts (user_id, meta_user_id, name, status) VALUES (%s, '1001', 'Shop Owner', "
-        "'needs_reauth')", (owner,))
+    sql("WITH m AS (INSERT INTO meta_accounts (user_id, meta_user_id, name) VALUES (%s, '1001', 'Shop Owner') "
+        "RETURNING id, user_id) INSERT INTO credentials (user_id, kind, account_id, token_kind, status) "
+        "SELECT user_id, 'meta', id, 'long_lived_user', 'needs_reauth' FROM m", (owner,))
     page = page_factory(width=375, height=812)
     log_in(page)
 

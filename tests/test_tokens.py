@@ -9,10 +9,10 @@ import time
 import pytest
 
 from jobs import monitor_tokens, refresh_tokens
+from tests.credential_rows import plant_credential, stored_token
 from tests.helpers import ROOT, app_env, consent
 from webhook_app.exceptions import DatabaseUnavailable
 from webhook_app.sandbox import sandbox_env
-from webhook_app.tokens.vault import Vault
 
 pytestmark = pytest.mark.sandbox
 
@@ -21,11 +21,6 @@ QUICK = {"max_slowdown": 0.1, "backoff": 0.01}
 
 def _refresh(settings, **kw):
     return refresh_tokens.run(settings, client_options=QUICK, out=lambda line: None, **kw)
-
-
-def _token(settings, sql, table, row_id, column="access_token"):
-    row = sql(f"SELECT {column}_ciphertext, {column}_key_id FROM {table} WHERE id = %s", (row_id,))[0]
-    return Vault(settings.token_encryption_keys).open(row[0], row[1])
 
 
 def _log(sql):
@@ -42,33 +37,35 @@ def test_a_token_three_days_from_expiry_is_refreshed_one_thirty_days_away_is_not
                                                                                    settings):
     _connect_meta(auth, browser)
     assert consent(browser, "/connect/whatsapp").status_code == 302
-    sql("UPDATE meta_accounts SET expires_at = now() + interval '3 days'")
-    sql("UPDATE whatsapp_accounts SET expires_at = now() + interval '30 days'")
+    sql("UPDATE credentials SET expires_at = now() + interval '3 days' WHERE kind = 'meta'")
+    sql("UPDATE credentials SET expires_at = now() + interval '30 days' WHERE kind = 'whatsapp'")
     meta_id, whatsapp_id = sql("SELECT id FROM meta_accounts")[0][0], sql("SELECT id FROM whatsapp_accounts")[0][0]
-    old_user, old_whatsapp = _token(settings, sql, "meta_accounts", meta_id), _token(settings, sql, "whatsapp_accounts",
+    old_user, old_whatsapp = stored_token(settings, sql, "meta", meta_id), stored_token(settings, sql, "whatsapp",
                                                                                      whatsapp_id)
-    old_pages = {r[0]: _token(settings, sql, "pages", r[0]) for r in sql("SELECT id FROM pages")}
+    old_pages = {r[0]: stored_token(settings, sql, "page", r[0]) for r in sql("SELECT id FROM pages")}
     exchanges = sandbox.state.calls_to("/oauth/access_token")
 
     summary = _refresh(settings)
 
     assert summary.outcomes == {"refreshed": 1}
     assert sandbox.state.calls_to("/oauth/access_token") == exchanges + 1
-    new_user = _token(settings, sql, "meta_accounts", meta_id)
+    new_user = stored_token(settings, sql, "meta", meta_id)
     assert new_user != old_user and sandbox.state.token_problem(sandbox.state.tokens[new_user]) is None
-    assert sql("SELECT expires_at > now() + interval '59 days', status FROM meta_accounts") == [(True, "active")]
+    assert sql("SELECT expires_at > now() + interval '59 days', status FROM credentials WHERE kind = 'meta'") == [
+        (True, "active")]
     # The Page tokens were derived again from the new user token.
     for page_id, old in old_pages.items():
-        fresh = _token(settings, sql, "pages", page_id)
+        fresh = stored_token(settings, sql, "page", page_id)
         assert fresh != old and sandbox.state.tokens[fresh].parent == new_user
-    assert _token(settings, sql, "whatsapp_accounts", whatsapp_id) == old_whatsapp
+    assert stored_token(settings, sql, "whatsapp", whatsapp_id) == old_whatsapp
     assert _log(sql) == [("meta", meta_id, "fb_exchange_token", "refreshed", None)]
 
 
 def test_dry_run_lists_what_it_would_do_and_changes_nothing(auth, browser, sandbox, sql, settings):
     _connect_meta(auth, browser)
-    sql("UPDATE meta_accounts SET expires_at = now() + interval '2 days'")
-    before = sql("SELECT access_token_ciphertext, expires_at, refresh_claimed_until FROM meta_accounts")
+    sql("UPDATE credentials SET expires_at = now() + interval '2 days' WHERE kind = 'meta'")
+    lifecycle = "SELECT access_token_ciphertext, expires_at, refresh_claimed_until FROM credentials WHERE kind = 'meta'"
+    before = sql(lifecycle)
     calls = len(sandbox.state.calls)
 
     env = app_env(settings, **sandbox_env(sandbox.url))
@@ -79,7 +76,7 @@ def test_dry_run_lists_what_it_would_do_and_changes_nothing(auth, browser, sandb
     meta_id = sql("SELECT id FROM meta_accounts")[0][0]
     assert f"would refresh meta-{meta_id} (Sandbox Owner) by fb_exchange_token" in done.stdout
     assert "dry run: 1 token(s) would be refreshed; nothing was changed" in done.stdout
-    assert sql("SELECT access_token_ciphertext, expires_at, refresh_claimed_until FROM meta_accounts") == before
+    assert sql(lifecycle) == before
     assert len(sandbox.state.calls) == calls
     assert _log(sql) == []
     # The real run afterwards still finds it: the dry run claimed nothing.
@@ -91,12 +88,11 @@ def _instagram_login_account(sql, settings, sandbox, *, hours_old: float) -> tup
     ig = next(iter(sandbox.state.instagram.values()))
     token = sandbox.state.issue_token("instagram", ig.id, ["instagram_business_basic"], lifetime=3 * 86400)
     sandbox.state.age_tokens(hours_old, value=token.value)
-    sealed = Vault(settings.token_encryption_keys).seal(token.value)
-    row = sql("INSERT INTO instagram_accounts (user_id, ig_user_id, username, token_kind, access_token_ciphertext, "
-              "access_token_key_id, expires_at, last_refreshed_at) "
-              "SELECT id, %s, %s, 'instagram_login', %s, %s, now() + interval '3 days', "
-              "now() - make_interval(secs => %s) FROM users RETURNING id",
-              (ig.id, ig.username, sealed.ciphertext, sealed.key_id, hours_old * 3600))
+    row = sql("INSERT INTO instagram_accounts (user_id, ig_user_id, username, token_kind) "
+              "SELECT id, %s, %s, 'instagram_login' FROM users RETURNING id", (ig.id, ig.username))
+    plant_credential(sql, settings, "instagram", row[0][0], token.value, "instagram_login",
+                     expires_at="now() + interval '3 days'",
+                     last_refreshed_at=f"now() - make_interval(secs => {hours_old * 3600})")
     return row[0][0], token.value
 
 
@@ -106,28 +102,28 @@ def test_an_instagram_token_younger_than_a_day_is_not_refreshed_an_older_one_is(
 
     assert _refresh(settings).outcomes == {}
     assert sandbox.state.calls_to("refresh_access_token") == 0
-    assert _token(settings, sql, "instagram_accounts", account_id) == token
+    assert stored_token(settings, sql, "instagram", account_id) == token
 
     sandbox.state.age_tokens(23, value=token)
-    sql("UPDATE instagram_accounts SET last_refreshed_at = last_refreshed_at - interval '23 hours'")
+    sql("UPDATE credentials SET last_refreshed_at = last_refreshed_at - interval '23 hours' WHERE kind = 'instagram'")
     assert _refresh(settings).outcomes == {"refreshed": 1}
     assert sandbox.state.calls_to("refresh_access_token") == 1
-    assert _token(settings, sql, "instagram_accounts", account_id) != token
+    assert stored_token(settings, sql, "instagram", account_id) != token
     assert _log(sql) == [("instagram", account_id, "ig_refresh_token", "refreshed", None)]
 
 
 def test_a_revoked_token_asks_the_user_to_reconnect_and_reconnecting_clears_it(auth, browser, sandbox, sql, settings):
     _connect_meta(auth, browser)
     meta_id = sql("SELECT id FROM meta_accounts")[0][0]
-    sql("UPDATE meta_accounts SET expires_at = now() + interval '3 days'")
+    sql("UPDATE credentials SET expires_at = now() + interval '3 days' WHERE kind = 'meta'")
     assert 'data-reauth' not in browser.get("/").text
     sandbox.state.revoke_tokens(kind="user_long")
 
     assert _refresh(settings).outcomes == {"needs_reauth": 1}
 
     assert _log(sql) == [("meta", meta_id, "fb_exchange_token", "needs_reauth", "190/458")]
-    assert sql("SELECT status FROM meta_accounts") == [("needs_reauth",)]
-    assert set(sql("SELECT status FROM pages")) == {("needs_reauth",)}
+    assert sql("SELECT status FROM credentials WHERE kind = 'meta'") == [("needs_reauth",)]
+    assert set(sql("SELECT status FROM credentials WHERE kind = 'page'")) == {("needs_reauth",)}
     page = browser.get("/").text
     assert f'data-reauth="meta-{meta_id}"' in page
     assert f'href="/connect/meta" data-reconnect="meta-{meta_id}"' in page
@@ -140,22 +136,23 @@ def test_a_revoked_token_asks_the_user_to_reconnect_and_reconnecting_clears_it(a
 
     assert consent(browser, "/connect/meta").status_code == 302
     assert "data-reauth" not in browser.get("/").text
-    assert sql("SELECT status FROM meta_accounts") == [("active",)]
-    assert set(sql("SELECT status FROM pages")) == {("active",)}
+    assert sql("SELECT status FROM credentials WHERE kind = 'meta'") == [("active",)]
+    assert set(sql("SELECT status FROM credentials WHERE kind = 'page'")) == {("active",)}
 
 
 def test_a_rate_limit_answer_does_not_flag_the_account(auth, browser, sandbox, sql, settings):
     _connect_meta(auth, browser)
-    sql("UPDATE meta_accounts SET expires_at = now() + interval '3 days'")
+    sql("UPDATE credentials SET expires_at = now() + interval '3 days' WHERE kind = 'meta'")
     sandbox.state.add_fault(4, times=1, path_contains="/oauth/access_token")
 
     assert _refresh(settings).outcomes == {"rate_limited": 1}
 
     assert _log(sql)[0][3:] == ("rate_limited", "4")
-    assert sql("SELECT status, refresh_claimed_until > now() FROM meta_accounts") == [("active", True)]
+    assert sql("SELECT status, refresh_claimed_until > now() FROM credentials WHERE kind = 'meta'") == [
+        ("active", True)]
     assert "data-reauth" not in browser.get("/").text
     # Left for a later run: once the wait is over it is refreshed.
-    sql("UPDATE meta_accounts SET refresh_claimed_until = now() - interval '1 second'")
+    sql("UPDATE credentials SET refresh_claimed_until = now() - interval '1 second' WHERE kind = 'meta'")
     assert _refresh(settings).outcomes == {"refreshed": 1}
 
 
@@ -163,15 +160,15 @@ def test_tiktok_refresh_stores_the_new_refresh_token_and_invalid_grant_flags_it(
     auth.register()
     assert consent(browser, "/connect/tiktok").status_code == 302
     account_id = sql("SELECT id FROM tiktok_accounts")[0][0]
-    old_refresh = _token(settings, sql, "tiktok_accounts", account_id, "refresh_token")
-    sql("UPDATE tiktok_accounts SET last_refreshed_at = now() - interval '1 day'")
+    old_refresh = stored_token(settings, sql, "tiktok", account_id, "refresh_token")
+    sql("UPDATE credentials SET last_refreshed_at = now() - interval '1 day' WHERE kind = 'tiktok'")
 
     assert _refresh(settings).outcomes == {"refreshed": 1}
-    new_refresh = _token(settings, sql, "tiktok_accounts", account_id, "refresh_token")
+    new_refresh = stored_token(settings, sql, "tiktok", account_id, "refresh_token")
     assert new_refresh != old_refresh and sandbox.state.tokens[new_refresh].kind == "tiktok_refresh"
 
     sandbox.state.revoke_tokens(kind="tiktok_refresh")
-    sql("UPDATE tiktok_accounts SET last_refreshed_at = now() - interval '1 day'")
+    sql("UPDATE credentials SET last_refreshed_at = now() - interval '1 day' WHERE kind = 'tiktok'")
     assert _refresh(settings).outcomes == {"needs_reauth": 1}
     assert _log(sql)[-1][2:] == ("tiktok_refresh_token", "needs_reauth", "invalid_grant")
     assert f'href="/connect/tiktok" data-reconnect="tiktok-{account_id}"' in browser.get("/").text
@@ -180,13 +177,12 @@ def test_tiktok_refresh_stores_the_new_refresh_token_and_invalid_grant_flags_it(
 def _meta_fleet(sandbox, sql, settings, count: int) -> None:
     """`count` Facebook logins of the registered user, each with its own token, 3 days from expiry."""
     owner = sandbox.state.default_meta_user()
-    vault = Vault(settings.token_encryption_keys)
     for i in range(count):
         token = sandbox.state.issue_token("user_long", owner.id, ["pages_show_list"], lifetime=3 * 86400)
-        sealed = vault.seal(token.value)
-        sql("INSERT INTO meta_accounts (user_id, meta_user_id, name, access_token_ciphertext, access_token_key_id, "
-            "expires_at) SELECT id, %s, %s, %s, %s, now() + interval '3 days' FROM users",
-            (f"fleet-{i}", f"Fleet {i}", sealed.ciphertext, sealed.key_id))
+        account_id = sql("INSERT INTO meta_accounts (user_id, meta_user_id, name) SELECT id, %s, %s FROM users "
+                         "RETURNING id", (f"fleet-{i}", f"Fleet {i}"))[0][0]
+        plant_credential(sql, settings, "meta", account_id, token.value, "long_lived_user",
+                         expires_at="now() + interval '3 days'")
 
 
 def test_accounts_written_together_each_keep_their_own_outcome(auth, sandbox, sql, settings):
@@ -203,11 +199,12 @@ def test_accounts_written_together_each_keep_their_own_outcome(auth, sandbox, sq
     assert sorted(row[3] for row in log) == ["needs_reauth"] + ["rate_limited"] + ["refreshed"] * 4
     assert ("instagram", ig_id, "ig_refresh_token", "needs_reauth", "190/458") in log
     limited = next(row[1] for row in log if row[3] == "rate_limited")
-    assert sql("SELECT status, refresh_claimed_until > now() FROM meta_accounts WHERE id = %s",
+    assert sql("SELECT status, refresh_claimed_until > now() FROM credentials WHERE kind = 'meta' AND account_id = %s",
                (limited,)) == [("active", True)]
-    assert sql("SELECT count(*) FROM meta_accounts WHERE expires_at > now() + interval '59 days' "
+    assert sql("SELECT count(*) FROM credentials WHERE kind = 'meta' AND expires_at > now() + interval '59 days' "
                "AND refresh_claimed_until IS NULL") == [(4,)]
-    assert sql("SELECT status FROM instagram_accounts WHERE id = %s", (ig_id,)) == [("needs_reauth",)]
+    assert sql("SELECT status FROM credentials WHERE kind = 'instagram' AND account_id = %s", (ig_id,)) == [
+        ("needs_reauth",)]
 
 
 def test_the_job_slows_down_as_usage_nears_the_limit_and_is_never_refused(auth, sandbox, sql, settings):
@@ -264,7 +261,8 @@ def test_two_refresh_jobs_started_at_once_never_refresh_the_same_account_twice(a
     assert sum(r.outcomes["refreshed"] for r in results) == 40
     assert sandbox.state.calls_to("/oauth/access_token") == exchanges + 40
     assert sql("SELECT count(*), count(DISTINCT account_id) FROM token_refresh_log") == [(40, 40)]
-    assert sql("SELECT count(*) FROM meta_accounts WHERE expires_at > now() + interval '59 days'") == [(40,)]
+    assert sql("SELECT count(*) FROM credentials WHERE kind = 'meta' "
+               "AND expires_at > now() + interval '59 days'") == [(40,)]
 
 
 def test_token_health_answers_from_cache_for_five_minutes_then_asks_again(auth, browser, sandbox, sql):
@@ -305,7 +303,7 @@ def test_forced_validation_finds_a_revoked_token_and_is_rate_limited(auth, brows
     meta = next(a for a in validated.json()["accounts"] if a["kind"] == "meta")
     assert meta["is_valid"] is False and meta["status"] == "needs_reauth" and meta["reconnect"] == "/connect/meta"
     assert meta["error"]["code"] == "190/458"
-    assert sql("SELECT status FROM meta_accounts") == [("needs_reauth",)]
+    assert sql("SELECT status FROM credentials WHERE kind = 'meta'") == [("needs_reauth",)]
     assert "data-reauth" in browser.get("/").text
 
     for _ in range(9):
@@ -317,11 +315,11 @@ def test_forced_validation_finds_a_revoked_token_and_is_rate_limited(auth, brows
 def test_fix_refreshes_now_and_others_ids_are_not_found(auth, browser, sandbox, sql):
     accounts = _connect_meta(auth, browser)
     meta_id = next(a["id"] for a in accounts if a["id"].startswith("meta-"))
-    before = sql("SELECT access_token_ciphertext FROM meta_accounts")
+    before = sql("SELECT access_token_ciphertext FROM credentials WHERE kind = 'meta'")
 
     fixed = browser.api("POST", f"/api/token-health/accounts/{meta_id}/fix")
     assert fixed.status_code == 200 and fixed.json()["outcome"] == "refreshed"
-    assert sql("SELECT access_token_ciphertext FROM meta_accounts") != before
+    assert sql("SELECT access_token_ciphertext FROM credentials WHERE kind = 'meta'") != before
 
     sandbox.state.revoke_tokens(kind="user_long")
     refused = browser.api("POST", f"/api/token-health/accounts/{meta_id}/fix")
@@ -340,7 +338,7 @@ def test_monitor_job_flags_a_revoked_token_and_skips_fresh_answers(auth, browser
 
     counts = monitor_tokens.run(settings, batch=1)
     assert counts == {"needs_reauth": 2}
-    assert sql("SELECT status FROM meta_accounts") == [("needs_reauth",)]
+    assert sql("SELECT status FROM credentials WHERE kind = 'meta'") == [("needs_reauth",)]
     asked = sandbox.state.calls_to("/debug_token")
     assert monitor_tokens.run(settings) == {"cached": 2}
     assert sandbox.state.calls_to("/debug_token") == asked

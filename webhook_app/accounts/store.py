@@ -1,7 +1,8 @@
 """Connected accounts: store, read, select and disconnect them; tokens sealed and opened by the vault.
 
 Only this module knows the account queries. Views and jobs call it; it never returns a token to a
-caller that did not ask for one (`open_token`), and never returns ciphertext at all.
+caller that did not ask for one (`open_token`), and never returns ciphertext at all. Tokens are stored in
+`credentials` (webhook_app/tokens/credentials.py), which also holds the status rule.
 Account ids seen by the API are `<kind>-<row id>`: meta-3, instagram-5, whatsapp-2, tiktok-1.
 """
 from __future__ import annotations
@@ -13,7 +14,10 @@ from datetime import datetime, timedelta, timezone
 from webhook_app.db import Database
 from webhook_app.exceptions import InstaConnectError
 from webhook_app.accounts.graph import GraphClient, GraphError, ReauthorizationRequired, TikTokClient
-from webhook_app.tokens.vault import Vault, VaultError
+from webhook_app.tokens import credentials
+# Callers catch and open through this module, as before the credentials moved.
+from webhook_app.tokens.credentials import TokenUnavailable, open_token  # noqa: F401
+from webhook_app.tokens.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +30,6 @@ class AccountNotFound(InstaConnectError):
     """No such account for this user (someone else's id looks exactly the same)."""
 
 
-class TokenUnavailable(InstaConnectError):
-    """The account's token cannot be used: the user must connect again."""
-
-
 def expires_from(seconds) -> datetime | None:
     """An absolute expiry from Meta's / TikTok's `expires_in` (0 or missing: does not expire)."""
     try:
@@ -37,29 +37,6 @@ def expires_from(seconds) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return datetime.now(timezone.utc) + timedelta(seconds=seconds) if seconds > 0 else None
-
-
-def open_token(vault: Vault, row: dict, secret: str = "access_token") -> str:
-    """The plaintext token of an account row, or TokenUnavailable (never the ciphertext)."""
-    if row.get("status") == "needs_reauth":
-        raise TokenUnavailable("the account must be connected again")
-    try:
-        return vault.open(row.get(f"{secret}_ciphertext"), row.get(f"{secret}_key_id"))
-    except VaultError as exc:
-        raise TokenUnavailable(f"the stored {secret.replace('_', ' ')} cannot be used: {exc}") from None
-
-
-def effective_status(row: dict, window_days: int = 7) -> str:
-    """The stored status, or 'expiring' / 'needs_reauth' when the expiry says so."""
-    status = row.get("status") or "active"
-    expires_at = row.get("expires_at")
-    if status == "active" and expires_at is not None:
-        now = datetime.now(timezone.utc)
-        if expires_at <= now:
-            return "needs_reauth"
-        if expires_at <= now + timedelta(days=window_days):
-            return "expiring"
-    return status
 
 
 def parse_account_id(account_id: str) -> tuple[str, int]:
@@ -88,14 +65,16 @@ def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin)
     expires_at = expires_from(login.expires_in)
     counts = {"pages": 0, "instagram": 0}
     with db.transaction() as tx:
-        meta_account_id = tx.one("upsert_meta_account", user_id=user_id, meta_user_id=login.meta_user_id, display_name=login.name,
-                token_kind="long_lived_user", scopes=login.scopes, expires_at=expires_at,
-                data_access_expires_at=None, **vault.seal_columns("access_token", login.token))["id"]
+        meta_account_id = tx.one("upsert_meta_account", user_id=user_id, meta_user_id=login.meta_user_id,
+                                 display_name=login.name)["id"]
+        credentials.store(tx, vault, user_id=user_id, kind="meta", account_id=meta_account_id,
+                          token_kind="long_lived_user", token=login.token, expires_at=expires_at, scopes=login.scopes)
         keep_pages, keep_ig = [], []
         for page in login.pages:
             page_row = tx.one("upsert_page", user_id=user_id, meta_account_id=meta_account_id, page_id=page["id"],
-                    display_name=page.get("name", ""), category=page.get("category"), expires_at=None,
-                    **vault.seal_columns("access_token", page.get("access_token")))["id"]
+                              display_name=page.get("name", ""), category=page.get("category"))["id"]
+            credentials.store(tx, vault, user_id=user_id, kind="page", account_id=page_row, token_kind="page",
+                              token=page.get("access_token"))
             keep_pages.append(page["id"])
             tx.run("upsert_account_route", external_id=page["id"], user_id=user_id, kind="page")
             counts["pages"] += 1
@@ -105,7 +84,7 @@ def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin)
                         username=ig.get("username", ""), display_name=ig.get("name"),
                         profile_picture_url=ig.get("profile_picture_url"),
                         followers_count=ig.get("followers_count"), media_count=ig.get("media_count"),
-                        token_kind="page", expires_at=None, access_token_ciphertext=None, access_token_key_id=None)
+                        token_kind="page")
                 keep_ig.append(ig["id"])
                 tx.run("upsert_account_route", external_id=ig["id"], user_id=user_id, kind="instagram")
                 counts["instagram"] += 1
@@ -125,9 +104,9 @@ def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: di
     with db.transaction() as tx:
         account_id = tx.one("upsert_whatsapp_account", user_id=user_id, waba_id=waba["id"], display_name=waba.get("name", ""),
                 currency=waba.get("currency"), timezone_id=waba.get("timezone_id"),
-                message_template_namespace=waba.get("message_template_namespace"), token_kind="long_lived_user",
-                scopes=scopes, expires_at=expires_from(expires_in),
-                **vault.seal_columns("access_token", token))["id"]
+                message_template_namespace=waba.get("message_template_namespace"))["id"]
+        credentials.store(tx, vault, user_id=user_id, kind="whatsapp", account_id=account_id,
+                          token_kind="long_lived_user", token=token, expires_at=expires_from(expires_in), scopes=scopes)
         tx.run("upsert_account_route", external_id=waba["id"], user_id=user_id, kind="whatsapp_business")
         for number in phone_numbers:
             tx.run("upsert_whatsapp_phone_number", user_id=user_id, whatsapp_account_id=account_id,
@@ -146,17 +125,17 @@ def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: di
 
 def store_tiktok_account(db: Database, vault: Vault, user_id: int, *, user: dict, tokens: dict) -> int:
     """Store a TikTok account; a missing refresh token keeps the one already stored."""
-    row = db.one("upsert_tiktok_account", user_id=user_id, open_id=tokens.get("open_id") or user["open_id"],
-                 union_id=user.get("union_id"), display_name=user.get("display_name", ""),
-                 avatar_url=user.get("avatar_url"),
-                 scopes=[s for s in (tokens.get("scope") or "").split(",") if s],
-                 expires_at=expires_from(tokens.get("expires_in")),
-                 refresh_expires_at=expires_from(tokens.get("refresh_expires_in")),
-                 **vault.seal_columns("access_token", tokens.get("access_token")),
-                 **vault.seal_columns("refresh_token", tokens.get("refresh_token")))
-    db.run("upsert_account_route", external_id=tokens.get("open_id") or user["open_id"], user_id=user_id,
-           kind="tiktok")
-    return row["id"]
+    open_id = tokens.get("open_id") or user["open_id"]
+    with db.transaction() as tx:
+        account_id = tx.one("upsert_tiktok_account", user_id=user_id, open_id=open_id, union_id=user.get("union_id"),
+                            display_name=user.get("display_name", ""), avatar_url=user.get("avatar_url"))["id"]
+        credentials.store(tx, vault, user_id=user_id, kind="tiktok", account_id=account_id, token_kind="tiktok",
+                          token=tokens.get("access_token"), expires_at=expires_from(tokens.get("expires_in")),
+                          scopes=[s for s in (tokens.get("scope") or "").split(",") if s],
+                          refresh_token=tokens.get("refresh_token"),
+                          refresh_expires_at=expires_from(tokens.get("refresh_expires_in")))
+        tx.run("upsert_account_route", external_id=open_id, user_id=user_id, kind="tiktok")
+    return account_id
 
 
 # ---- reading ----------------------------------------------------------------------------------
@@ -176,9 +155,7 @@ def list_accounts(db: Database, user_id: int, window_days: int = 7) -> list[dict
         out.append(_account("whatsapp", "whatsapp", row, row["waba_id"], row["name"], window_days,
                             phone_numbers=row["phone_numbers"]))
     for row in db.all("list_tiktok_accounts", user_id=user_id):
-        # The 24-hour access token is renewed with the refresh token; only the latter's end needs the user.
-        lifetime = {**row, "expires_at": row["refresh_expires_at"]}
-        out.append(_account("tiktok", "tiktok", lifetime, row["open_id"], row["display_name"], window_days,
+        out.append(_account("tiktok", "tiktok", row, row["open_id"], row["display_name"], window_days,
                             access_expires_at=_iso(row["expires_at"])))
     return out
 
@@ -189,14 +166,14 @@ def _iso(value):
 
 def _account(prefix: str, kind: str, row: dict, external_id: str, name: str, window_days: int, **details) -> dict:
     return {"id": f"{prefix}-{row['id']}", "kind": kind, "external_id": external_id, "name": name,
-            "status": effective_status(row, window_days), "status_reason": row.get("status_reason"),
-            "expires_at": _iso(row.get("expires_at")), "connected_at": _iso(row.get("created_at")),
+            "status": credentials.status(row, window_days), "status_reason": row.get("status_reason"),
+            "expires_at": _iso(credentials.lifetime_end(row)), "connected_at": _iso(row.get("created_at")),
             "details": details}
 
 
-def list_pages(db: Database, user_id: int) -> list[dict]:
+def list_pages(db: Database, user_id: int, window_days: int = credentials.DEFAULT_WINDOW_DAYS) -> list[dict]:
     return [{"id": r["id"], "page_id": r["page_id"], "name": r["name"], "category": r["category"],
-             "status": r["status"], "selected": r["is_selected"],
+             "status": credentials.status(r, window_days), "selected": r["is_selected"],
              "instagram": {"id": r["ig_user_id"], "username": r["instagram_username"]} if r["ig_user_id"] else None,
              "subscribed_fields": r["subscribed_fields"] or [], "subscribed_at": _iso(r["subscribed_at"])}
             for r in db.all("list_pages", user_id=user_id)]

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
-from webhook_app.accounts import store as accounts
 from webhook_app.accounts import graph
 from webhook_app.db.pool import Database
+from webhook_app.tokens import credentials
+from webhook_app.tokens.credentials import TokenUnavailable, open_token
 from webhook_app.tokens.refresh import RECONNECT_PATHS, Clients
 from webhook_app.tokens.vault import Vault
 
@@ -28,15 +28,7 @@ def _when(epoch) -> datetime | None:
     return datetime.fromtimestamp(epoch, timezone.utc) if epoch > 0 else None
 
 
-def targets(db: Database, user_id: int | None, batch: int = 500) -> Iterator[dict]:
-    """Every account (of one user, or of everyone) with its sealed token and cached health, in batches."""
-    after_kind, after_id = "", 0
-    while True:
-        rows = db.all("token_health_targets", user_id=user_id, after_kind=after_kind, after_id=after_id, limit=batch)
-        yield from rows
-        if len(rows) < batch:
-            return
-        after_kind, after_id = rows[-1]["kind"], rows[-1]["id"]
+targets = credentials.accounts_of
 
 
 def is_fresh(row: dict, cache_seconds: int) -> bool:
@@ -49,10 +41,10 @@ def validate(db: Database, vault: Vault, clients: Clients, row: dict) -> dict:
     check = {"is_valid": False, "expires_at": None, "data_access_expires_at": None, "scopes": [],
              "error_code": None, "error_message": None}
     try:
-        token = accounts.open_token(vault, row)
+        token = open_token(vault, row)
         if row["kind"] == "tiktok":
             clients.tiktok.user_info(token, fields="open_id")
-            check.update(is_valid=True, expires_at=row["expires_at"])
+            check.update(is_valid=True, expires_at=row["refresh_expires_at"])
         else:
             data = clients.meta.debug_token(token)
             error = data.get("error") or {}
@@ -60,7 +52,7 @@ def validate(db: Database, vault: Vault, clients: Clients, row: dict) -> dict:
                          data_access_expires_at=_when(data.get("data_access_expires_at")),
                          scopes=list(data.get("scopes") or []),
                          error_code=_code(error.get("code"), error.get("subcode")), error_message=error.get("message"))
-    except accounts.TokenUnavailable as exc:
+    except TokenUnavailable as exc:
         check.update(error_code="unavailable", error_message=str(exc))
     except graph.ReauthorizationRequired as exc:
         check.update(error_code=_code(exc.code, exc.subcode), error_message=exc.message)
@@ -69,20 +61,28 @@ def validate(db: Database, vault: Vault, clients: Clients, row: dict) -> dict:
         log.warning("token health of %s-%s not checked: %s", row["kind"], row["id"], exc.__class__.__name__)
         return {**row, "is_valid": None, "error_code": _code(exc.code, exc.subcode),
                 "error_message": f"Could not check the token now: {exc.message}", "checked_at": None}
-    db.run("save_token_health", user_id=row["user_id"], kind=row["kind"], account_id=row["id"], **check)
+    db.run("save_token_health", user_id=row["user_id"], kind=row["kind"], account_id=row["id"],
+           credential_id=row["credential_id"], **check)
     if not check["is_valid"] and row["status"] != "needs_reauth" and _needs_reauth(row, check):
+        # The credential the account uses: an Instagram account reached through a Page flags its Page's token.
         reason = f"{check['error_message'] or 'The token is no longer valid'}; connect the account again."
-        db.one("mark_needs_reauth", kind=row["kind"], id=row["id"], reason=reason[:500])
+        db.run("mark_needs_reauth", credential_id=row["credential_id"], reason=reason[:500])
         row = {**row, "status": "needs_reauth", "status_reason": reason[:500]}
-    return {**row, **{("checked_expires_at" if k == "expires_at" else "checked_scopes" if k == "scopes" else k): v
-                      for k, v in check.items()}, "checked_at": datetime.now(timezone.utc)}
+    return {**row, **{_CHECKED.get(k, k): v for k, v in check.items()}, "checked_at": datetime.now(timezone.utc)}
+
+
+# The cache's names in a row of account_credentials.
+_CHECKED = {"expires_at": "checked_expires_at", "data_access_expires_at": "checked_data_access_expires_at",
+            "scopes": "checked_scopes"}
 
 
 def _needs_reauth(row: dict, check: dict) -> bool:
     if check["error_code"] == "unavailable":
-        return True
+        # A stored token that cannot be opened needs the user; no token at all is inactive, not a re-auth.
+        return bool(row["has_token"])
     # TikTok's day-long access token lapsing is the refresh job's business, not the user's.
-    return row["kind"] != "tiktok" or (row["expires_at"] is not None and row["expires_at"] <= datetime.now(timezone.utc))
+    ends = row["refresh_expires_at"]
+    return row["kind"] != "tiktok" or (ends is not None and ends <= datetime.now(timezone.utc))
 
 
 def _code(code, subcode) -> str | None:
@@ -91,32 +91,17 @@ def _code(code, subcode) -> str | None:
     return f"{code}/{subcode}" if subcode else str(code)
 
 
-def status_of(row: dict, window_days: int) -> str:
-    """active, expiring, needs_reauth or inactive, from the stored status, the check and the expiry."""
-    if row["status"] == "needs_reauth":
-        return "needs_reauth"
-    if row["status"] == "inactive" or row.get("access_token_ciphertext") is None:
-        return "inactive"
-    expires = row.get("checked_expires_at") or row.get("expires_at")
-    now = datetime.now(timezone.utc)
-    if expires is not None and expires <= now:
-        return "needs_reauth"
-    if expires is not None and expires <= now + timedelta(days=window_days):
-        return "expiring"
-    return "active"
-
-
 def _iso(value):
     return value.isoformat() if value is not None else None
 
 
 def report(row: dict, window_days: int, cached: bool) -> dict:
     """One account's token health as the API shows it (never the token)."""
-    status = status_of(row, window_days)
+    status = credentials.status(row, window_days)
     return {"id": f"{row['kind']}-{row['id']}", "kind": row["kind"], "name": row["name"], "status": status,
             "status_reason": row.get("status_reason"), "is_valid": row.get("is_valid"),
-            "expires_at": _iso(row.get("checked_expires_at") or row.get("expires_at")),
-            "data_access_expires_at": _iso(row.get("data_access_expires_at")),
+            "expires_at": _iso(credentials.lifetime_end(row)),
+            "data_access_expires_at": _iso(row.get("checked_data_access_expires_at")),
             "scopes": list(row.get("checked_scopes") or []),
             "error": {"code": row["error_code"], "message": row["error_message"]} if row.get("error_code") else None,
             "checked_at": _iso(row.get("checked_at")), "cached": cached,

@@ -25,7 +25,6 @@ def rotate(db: Database, vault: Vault) -> dict[str, int]:
             counts["unreadable"] += 1
             continue
         sealed = vault.seal(plaintext)
-        updated = db.one("reseal_secret", secret=row["secret"], id=row["id"], ciphertext=sealed.ciphertext,
-                         key_id=sealed.key_id, old_ciphertext=row["ciphertext"])
-        counts["resealed"] += updated["updated"] if updated else 0
+        counts["resealed"] += db.run("reseal_secret", secret=row["secret"], id=row["id"], ciphertext=sealed.ciphertext,
+                                     key_id=sealed.key_id, old_ciphertext=row["ciphertext"])
     return counts

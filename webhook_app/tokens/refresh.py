@@ -17,6 +17,8 @@ from typing import Callable
 from webhook_app.accounts import store as accounts
 from webhook_app.accounts import graph
 from webhook_app.db import Database
+from webhook_app.tokens import credentials
+from webhook_app.tokens.credentials import TokenUnavailable, open_token
 from webhook_app.tokens.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ def _now() -> datetime:
 
 def claim_due(db: Database, window_days: int, limit: int, run_started_at: datetime,
               lease_seconds: int = CLAIM_SECONDS) -> list[dict]:
-    """Claim up to `limit` due tokens of each kind for this run; another job skips them."""
+    """Claim up to `limit` due tokens for this run, soonest to expire first; another job skips them."""
     return db.all("claim_tokens_to_refresh", window_days=window_days, limit=limit, lease_seconds=lease_seconds,
                   run_started_at=run_started_at, account_id=None, kind=None, user_id=None)
 
@@ -115,10 +117,10 @@ def attempt(vault: Vault, clients: Clients, row: dict) -> tuple[Outcome, Writes]
     started = time.perf_counter()
     try:
         writes = _REFRESHERS[kind](vault, clients, row)
-    except (graph.ReauthorizationRequired, accounts.TokenUnavailable) as exc:
+    except (graph.ReauthorizationRequired, TokenUnavailable) as exc:
         outcome.outcome = "needs_reauth"
         _failed(outcome, exc)
-        writes = [("mark_needs_reauth", {"kind": kind, "id": row["id"], "reason": _reason(exc)})]
+        writes = [("mark_needs_reauth", {"credential_id": row["credential_id"], "reason": _reason(exc)})]
     except graph.GraphError as exc:
         # Rate limits and transient failures wait for the next run; anything else (a bug, a bad parameter) is
         # not the user's to fix either: the account is left as it is and an operator reads the log.
@@ -126,7 +128,8 @@ def attempt(vault: Vault, clients: Clients, row: dict) -> tuple[Outcome, Writes]
                            else "transient" if isinstance(exc, graph.Transient) else "failed")
         outcome.retry_after = getattr(exc, "retry_after", None)
         _failed(outcome, exc)
-        writes = [("defer_token_refresh", {"kind": kind, "id": row["id"], "retry_seconds": RETRY_LATER_SECONDS})]
+        writes = [("defer_token_refresh", {"credential_id": row["credential_id"],
+                                            "retry_seconds": RETRY_LATER_SECONDS})]
     outcome.duration_ms = int((time.perf_counter() - started) * 1000)
     writes.append(("log_token_refresh", {
         "user_id": row["user_id"], "kind": kind, "account_id": row["id"], "method": outcome.method,
@@ -162,7 +165,7 @@ def _reason(exc: Exception) -> str:
 
 def _saved(vault: Vault, row: dict, fresh: dict, refresh_token: str | None = None) -> tuple[str, dict]:
     return ("save_refreshed_token", {
-        "kind": row["kind"], "id": row["id"], "expires_at": accounts.expires_from(fresh.get("expires_in")),
+        "credential_id": row["credential_id"], "expires_at": accounts.expires_from(fresh.get("expires_in")),
         "refresh_expires_at": accounts.expires_from(fresh.get("refresh_expires_in")) if refresh_token else None,
         **vault.seal_columns("access_token", fresh["access_token"]),
         **vault.seal_columns("refresh_token", refresh_token)})
@@ -170,7 +173,7 @@ def _saved(vault: Vault, row: dict, fresh: dict, refresh_token: str | None = Non
 
 def _refresh_user_token(vault: Vault, clients: Clients, row: dict) -> Writes:
     """`fb_exchange_token` again; a Facebook login's Page tokens are derived again from the new token."""
-    fresh = clients.meta.long_lived_token(accounts.open_token(vault, row))
+    fresh = clients.meta.long_lived_token(open_token(vault, row))
     pages = []
     if row["kind"] == "meta":
         pages = list(clients.meta.paginate("/me/accounts", fresh["access_token"], limit=100,
@@ -181,11 +184,11 @@ def _refresh_user_token(vault: Vault, clients: Clients, row: dict) -> Writes:
 
 
 def _refresh_instagram(vault: Vault, clients: Clients, row: dict) -> Writes:
-    return [_saved(vault, row, clients.instagram.refresh_token(accounts.open_token(vault, row)))]
+    return [_saved(vault, row, clients.instagram.refresh_token(open_token(vault, row)))]
 
 
 def _refresh_tiktok(vault: Vault, clients: Clients, row: dict) -> Writes:
-    fresh = clients.tiktok.refresh(accounts.open_token(vault, row, "refresh_token"))
+    fresh = clients.tiktok.refresh(open_token(vault, row, "refresh_token"))
     return [_saved(vault, row, fresh, fresh.get("refresh_token"))]
 
 
@@ -199,9 +202,9 @@ RECONNECT_PATHS = {"meta": "/connect/meta", "instagram": "/connect/meta", "whats
                    "tiktok": "/connect/tiktok"}
 
 
-def reauth_banners(db: Database, user_id: int) -> list[dict]:
-    """The user's accounts that need re-authorization, each with where its Reconnect button leads."""
+def reauth_banners(db: Database, user_id: int, window_days: int = credentials.DEFAULT_WINDOW_DAYS) -> list[dict]:
+    """The user's accounts whose status (credentials.status) is needs_reauth, each with its Reconnect link."""
     return [{"id": f"{r['kind']}-{r['id']}", "kind": r["kind"], "name": r["name"],
              "reason": r["status_reason"] or "The token has expired; connect the account again.",
              "reconnect": RECONNECT_PATHS[r["kind"]]}
-            for r in db.all("reauth_accounts", user_id=user_id)]
+            for r in credentials.accounts_of(db, user_id) if credentials.status(r, window_days) == "needs_reauth"]

@@ -72,7 +72,8 @@ def fix(account_id: str):
 def _not_refreshable(account_id: str):
     """Someone else's id and a missing one look the same; so does an account that cannot be refreshed now."""
     kind, _ = accounts.parse_account_id(account_id)
-    mine = {a["id"]: a for a in accounts.list_accounts(get_db(), current_user.id)}
+    mine = {a["id"]: a for a in accounts.list_accounts(get_db(), current_user.id,
+                                                       _settings().token_refresh_window_days)}
     if account_id not in mine:
         return error_response(404, "No such account.")
     if mine[account_id]["status"] == "needs_reauth":
@@ -96,6 +97,6 @@ def init_app(app) -> None:
         def reauth_banners():
             if not current_user.is_authenticated:
                 return []
-            return tokens.reauth_banners(get_db(), current_user.id)
+            return tokens.reauth_banners(get_db(), current_user.id, _settings().token_refresh_window_days)
 
         return {"reauth_banners": reauth_banners}
