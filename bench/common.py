@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psycopg2
 
-from webhook_app.db import embedded as embedded_db
 from webhook_app.config import Settings
+from webhook_app.db import embedded as embedded_db
 from webhook_app.db.migrations import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ class Postgres:
 
     def fresh(self, name: str, migrated: bool = True) -> str:
         """A new empty database (migrated unless told otherwise); returns its URL."""
-        from tests.helpers import with_database
+        from tests.support.live import with_database
 
         conn = psycopg2.connect(self.admin_url)
         conn.autocommit = True

@@ -28,9 +28,9 @@ import psycopg2
 
 from webhook_app import create_app
 from webhook_app.config import DEFAULT_RATELIMITS, Settings
-from webhook_app.web.listing import decode_cursor, encode_cursor
 from webhook_app.db.migrations import migrate
 from webhook_app.db.queries import query
+from webhook_app.web.listing import decode_cursor, encode_cursor
 
 USERS = 100
 PASSWORD = "benchmark password"

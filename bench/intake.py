@@ -16,10 +16,10 @@ import argparse
 import base64
 import json
 import os
+import runpy
 import shutil
 import signal
 import statistics
-import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +28,7 @@ import psycopg2
 
 from bench import load
 from bench.common import ROOT, Postgres, machine, sql
-from tests.helpers import free_port, wait_for_http
+from tests.support.live import free_port, wait_for_http
 
 LUA = ROOT / "bench" / "wrk_deliveries.lua"
 TARGETS = (("bare Flask route", "bench.bare_app:app"), ("Insta Connect /webhook", "app:app"))

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import Postgres, machine  # noqa: E402
-from tests.helpers import free_port, wait_for_http  # noqa: E402
+from tests.support.live import free_port, wait_for_http  # noqa: E402
 from webhook_app.sandbox import sandbox_env  # noqa: E402
 from webhook_app.tokens.vault import Vault  # noqa: E402
 

@@ -12,10 +12,10 @@ import threading
 import time
 from collections import Counter
 
+from jobs.common import job_settings, open_database, stop_on_signals
 from webhook_app.tokens import credentials
 from webhook_app.tokens import health as token_health
 from webhook_app.tokens import refresh as tokens
-from jobs.common import job_settings, open_database, stop_on_signals
 from webhook_app.tokens.vault import from_settings as vault_from_settings
 
 log = logging.getLogger("jobs.monitor_tokens")

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from webhook_app.tokens import refresh as tokens
 from jobs.common import job_settings, open_database, stop_on_signals
+from webhook_app.tokens import refresh as tokens
 from webhook_app.tokens.vault import from_settings as vault_from_settings
 
 log = logging.getLogger("jobs.refresh_tokens")

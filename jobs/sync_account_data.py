@@ -12,7 +12,7 @@ import sys
 from jobs.common import job_settings
 from webhook_app.accounts import graph
 from webhook_app.accounts.data_sync import DataSync
-from webhook_app.db.pool import Database
+from webhook_app.db import Database
 from webhook_app.tokens.vault import from_settings as vault_from_settings
 
 log = logging.getLogger("jobs.sync_account_data")

@@ -11,10 +11,10 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from tests.support.live import AuthActions, Browser, LiveServer, with_database
 from webhook_app import create_app
 from webhook_app.config import Settings
 from webhook_app.db.migrations import migrate
-from tests.helpers import AuthActions, Browser, LiveServer, with_database
 
 TEMPLATE_DB = f"ic_template_{os.getpid()}"
 TEST_APP_SECRET = "test-app-secret"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import consent
+from tests.support.live import consent
 from webhook_app.accounts import graph
 from webhook_app.accounts.data_sync import DataSync
 from webhook_app.tokens.vault import from_settings as vault_from_settings

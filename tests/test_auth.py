@@ -1,5 +1,5 @@
 """Accounts over real HTTP: register, log in, log out, status, CSRF, safe redirects."""
-from tests.helpers import Browser
+from tests.support.live import Browser
 
 PASSWORD = "correct horse"
 
@@ -19,7 +19,7 @@ def test_register_logs_in_and_lands_on_dashboard(auth, browser, sql):
 def test_duplicate_email_is_409_in_any_case(auth, server, sql):
     auth.register("dup@example.com", PASSWORD)
     other = Browser(server.url)
-    from tests.helpers import AuthActions
+    from tests.support.live import AuthActions
 
     response = AuthActions(other).register("DUP@example.com", PASSWORD)
     assert response.status_code == 409
@@ -89,8 +89,8 @@ def test_forged_and_expired_session_ids_are_anonymous(auth, browser, sql):
 
 
 def test_session_survives_an_app_restart(auth, browser, settings):
+    from tests.support.live import LiveServer
     from webhook_app import create_app
-    from tests.helpers import LiveServer
 
     auth.register()
     cookie = browser.session_cookie

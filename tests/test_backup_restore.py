@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import psycopg2
 import pytest
 
-from tests.deploy_support import WHEEL_PG_BIN, run_script
+from tests.support.deploy import WHEEL_PG_BIN, run_script
 
 pytestmark = pytest.mark.slow  # runs pg_dump and pg_restore
 

@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
+from tests.support.live import ROOT, Browser, LiveServer
 from webhook_app import create_app
 from webhook_app.config import ConfigError, load_settings
-from tests.helpers import ROOT, Browser, LiveServer
 
 KEY = base64.b64encode(b"x" * 32).decode()
 PRODUCTION = {

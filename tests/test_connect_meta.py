@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import AuthActions, Browser, consent
-from webhook_app import create_app
 from jobs.rotate_keys import rotate
+from tests.support.live import AuthActions, Browser, consent
+from webhook_app import create_app
 from webhook_app.tokens.vault import Vault, key_id
 
 pytestmark = pytest.mark.sandbox
@@ -212,7 +212,7 @@ def test_key_rotation_keeps_every_account_usable(auth, browser, sandbox, setting
     # The app with only the new key can still use the Page token at Meta.
     rotated = create_app(settings.with_overrides(token_encryption_keys=(new_key,)))
     try:
-        from tests.helpers import LiveServer
+        from tests.support.live import LiveServer
 
         live = LiveServer(rotated).start()
         again = Browser(live.url)
@@ -225,8 +225,9 @@ def test_key_rotation_keeps_every_account_usable(auth, browser, sandbox, setting
 
 
 def test_rotate_keys_command(auth, browser, settings):
-    from tests.helpers import ROOT, app_env
     import sys
+
+    from tests.support.live import ROOT, app_env
 
     auth.register()
     consent(browser, "/connect/meta")

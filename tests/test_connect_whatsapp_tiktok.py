@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import consent
+from tests.support.live import consent
 from webhook_app.accounts import store as accounts
 from webhook_app.tokens.vault import Vault
 
@@ -102,8 +102,8 @@ def test_an_empty_refresh_token_never_wipes_the_stored_one(auth, browser, db, sq
 
 
 def test_connect_starts_are_rate_limited_per_user(sandbox, settings, tmp_path):
+    from tests.support.live import AuthActions, Browser, LiveServer
     from webhook_app import create_app
-    from tests.helpers import AuthActions, Browser, LiveServer
 
     limits = {**settings.ratelimits, "RATELIMIT_CONNECT": "2 per day"}
     app = create_app(settings.with_overrides(ratelimits=limits))

@@ -8,8 +8,8 @@ import bcrypt
 import psycopg2
 import pytest
 
-from tests.credential_rows import plant_credential
-from tests.helpers import AuthActions, Browser, LiveServer, consent, with_database
+from tests.support.live import AuthActions, Browser, LiveServer, consent, with_database
+from tests.support.rows import plant_credential
 from webhook_app import create_app
 from webhook_app.db.migrations import migrate, migration_files
 from webhook_app.tokens import credentials, refresh

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.event_rows import insert_event, insert_interaction, user_id
-from tests.webhook_support import deliver
+from tests.support.rows import insert_event, insert_interaction, user_id
+from tests.support.webhooks import deliver
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # drives Chromium
 

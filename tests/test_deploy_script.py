@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.deploy_support import SCRIPTS, require_tool, run_script
+from tests.support.deploy import SCRIPTS, require_tool, run_script
 from webhook_app.config import load_settings, parse_encryption_keys
 
 pytestmark = pytest.mark.slow  # runs deploy.sh and shellcheck

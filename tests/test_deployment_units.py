@@ -12,8 +12,8 @@ from configparser import ConfigParser
 import pytest
 import requests
 
-from tests.deploy_support import fake_install_dir, render_deployment, require_tool
-from tests.helpers import ROOT, app_env, free_port, wait_for_http
+from tests.support.deploy import fake_install_dir, render_deployment, require_tool
+from tests.support.live import ROOT, app_env, free_port, wait_for_http
 
 pytestmark = pytest.mark.slow  # verifies the units with systemd-analyze and runs the web unit's command
 

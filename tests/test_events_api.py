@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.event_rows import insert_event, insert_interaction, user_id
-from tests.helpers import AuthActions, Browser
+from tests.support.live import AuthActions, Browser
+from tests.support.rows import insert_event, insert_interaction, user_id
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from webhook_app.accounts import graph
+from webhook_app.config import Settings
 from webhook_app.sandbox import sandbox_urls
 from webhook_app.sandbox.state import LONG_LIVED_SECONDS
-from webhook_app.config import Settings
 
 SECRET = "test-app-secret"
 

@@ -4,9 +4,9 @@ was stored every few seconds instead of once per commit."""
 import json
 import logging
 
+from tests.support.webhooks import ig_messages
 from webhook_app.webhooks import intake
 from webhook_app.webhooks.intake import Intake, InvalidEnvelope, Stored
-from tests.webhook_support import ig_messages
 
 
 def delivery(payload) -> intake._Delivery:

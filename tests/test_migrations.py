@@ -4,9 +4,9 @@ import re
 import psycopg2
 import pytest
 
+from tests.support.live import with_database
 from webhook_app.db.migrations import migrate, migration_files
 from webhook_app.db.queries import all_queries
-from tests.helpers import with_database
 
 _PARAM = re.compile(r"%\((\w+)\)s")
 

@@ -14,8 +14,8 @@ import time
 import pytest
 import requests
 
-from tests.deploy_support import fake_install_dir, render_deployment, require_tool, run_script
-from tests.helpers import Gunicorn, ROOT, app_env, free_port
+from tests.support.deploy import fake_install_dir, render_deployment, require_tool, run_script
+from tests.support.live import ROOT, Gunicorn, app_env, free_port
 
 pytestmark = pytest.mark.slow  # starts nginx in front of the app
 

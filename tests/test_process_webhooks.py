@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.webhook_support import add_owner, deliver, ig_messages, start_processor, status_counts, wait_until
+from tests.support.webhooks import add_owner, deliver, ig_messages, start_processor, status_counts, wait_until
 
 pytestmark = pytest.mark.slow  # starts processor processes and kills them
 

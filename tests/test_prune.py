@@ -2,8 +2,8 @@
 import subprocess
 import sys
 
-from tests.helpers import ROOT, app_env
-from tests.webhook_support import deliver, ig_messages
+from tests.support.live import ROOT, app_env
+from tests.support.webhooks import deliver, ig_messages
 
 
 def test_prune_deletes_old_processed_events_and_keeps_everything_else(server, sql, settings):

@@ -1,7 +1,7 @@
 """Rate limits (SPEC 12) with counters in PostgreSQL, shared by every worker process."""
 import pytest
 
-from tests.helpers import AuthActions, Browser, Gunicorn, app_env
+from tests.support.live import AuthActions, Browser, Gunicorn, app_env
 
 
 def _fail_logins(browser: Browser, times: int) -> list:

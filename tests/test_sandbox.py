@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.conftest import TEST_APP_SECRET
-from tests.helpers import ROOT
+from tests.support.live import ROOT
 from webhook_app.config import ConfigError, Settings
 from webhook_app.sandbox import create_sandbox_app
 from webhook_app.sandbox.samples import KINDS

@@ -2,11 +2,10 @@
 servers that are broken in ways an operator meets: nothing listening, the database gone."""
 from __future__ import annotations
 
-
 import pytest
 
-from tests.deploy_support import check_lines, require_tool, run_script
-from tests.helpers import Gunicorn, app_env, free_port, with_database
+from tests.support.deploy import check_lines, require_tool, run_script
+from tests.support.live import Gunicorn, app_env, free_port, with_database
 
 pytestmark = pytest.mark.slow  # runs the verification scripts against a live server
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deploy_support import check_lines, require_tool, run_script
-from tests.helpers import Gunicorn, app_env, free_port
+from tests.support.deploy import check_lines, require_tool, run_script
+from tests.support.live import Gunicorn, app_env, free_port
 
 pytestmark = pytest.mark.slow  # runs test-webhooks.sh against a live server
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.helpers import ROOT, LiveServer, app_env, consent
+from tests.support.live import ROOT, LiveServer, app_env, consent
 from webhook_app import create_app
 from webhook_app.message_templates import sync as templates_sync
 from webhook_app.sandbox import samples, sandbox_env

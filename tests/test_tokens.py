@@ -9,8 +9,8 @@ import time
 import pytest
 
 from jobs import monitor_tokens, refresh_tokens
-from tests.credential_rows import plant_credential, stored_token
-from tests.helpers import ROOT, app_env, consent
+from tests.support.live import ROOT, app_env, consent
+from tests.support.rows import plant_credential, stored_token
 from webhook_app.exceptions import DatabaseUnavailable
 from webhook_app.sandbox import sandbox_env
 
@@ -207,6 +207,7 @@ def test_accounts_written_together_each_keep_their_own_outcome(auth, sandbox, sq
         ("needs_reauth",)]
 
 
+@pytest.mark.slow
 def test_the_job_slows_down_as_usage_nears_the_limit_and_is_never_refused(auth, sandbox, sql, settings):
     auth.register()
     _meta_fleet(sandbox, sql, settings, 14)  # 28 calls: the exchange and /me/accounts for each

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.live import LiveServer, with_database
+from tests.support.webhooks import deliver, ig_messages, wait_until
 from webhook_app import create_app
 from webhook_app.db import embedded as embedded_db
 from webhook_app.db.migrations import migrate
-from tests.helpers import LiveServer, with_database
-from tests.webhook_support import deliver, ig_messages, wait_until
 
 pytestmark = pytest.mark.slow  # stops a PostgreSQL server of its own
 

@@ -1,8 +1,8 @@
 """Handlers (SPEC 8): every field lands in the inbox once, keyed by Meta's ids, whatever is redelivered."""
 import pytest
 
+from tests.support.webhooks import add_owner, deliver, ig_messages
 from webhook_app.webhooks.processor import Processor
-from tests.webhook_support import add_owner, deliver, ig_messages
 
 
 def drain(settings):

@@ -2,9 +2,11 @@
 import json
 
 import requests
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from tests.webhook_support import SECRET, add_owner, deliver, ig_messages, sign
+from tests.support.webhooks import SECRET, add_owner, deliver, ig_messages, sign
 
 PATHS = ("/webhook", "/webhooks/whatsapp")
 

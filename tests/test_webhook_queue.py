@@ -3,10 +3,10 @@ import time
 
 import pytest
 
-from webhook_app.webhooks.processor import Processor
-from webhook_app.webhooks import handlers
+from tests.support.webhooks import add_owner, deliver, ig_messages, start_processor
 from webhook_app.webhooks import event_queue as queue
-from tests.webhook_support import add_owner, deliver, ig_messages, start_processor
+from webhook_app.webhooks import handlers
+from webhook_app.webhooks.processor import Processor
 
 REFUSE_BOOM = """
 CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$

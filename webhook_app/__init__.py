@@ -6,28 +6,21 @@ from datetime import timedelta
 from flask import Flask, jsonify, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webhook_app.accounts import views as accounts_api
-from webhook_app.auth import views as auth
-from webhook_app.accounts import connect
-from webhook_app.web import dashboard
 from webhook_app import db
-from webhook_app.db import with_database_url
-from webhook_app.web import errors
-from webhook_app.webhooks import event_views as events_api
-from webhook_app.web import health
-from webhook_app.webhooks import inbox_views as inbox_api
-from webhook_app.accounts import metrics_views as metrics_api
-from webhook_app.message_templates import views as templates_api
-from webhook_app.tokens import views as token_health_api
+from webhook_app.accounts import connect, metrics_views
+from webhook_app.accounts import views as account_views
 from webhook_app.auth import users
-from webhook_app.web import requests as web
-from webhook_app.webhooks import health_views as webhook_health_api
-from webhook_app.webhooks import receiver as webhooks
-from webhook_app.web.api import create_api_blueprint
+from webhook_app.auth import views as auth_views
 from webhook_app.config import Settings, load_settings
-from webhook_app.web.extensions import csrf, limiter, login_manager
+from webhook_app.db import with_database_url
 from webhook_app.logging_setup import configure_logging
+from webhook_app.message_templates import views as template_views
+from webhook_app.tokens import views as token_views
+from webhook_app.web import dashboard, errors, health, request_hooks
+from webhook_app.web.api import create_api_blueprint
+from webhook_app.web.extensions import csrf, limiter, login_manager
 from webhook_app.web.sessions import PostgresSessionInterface
+from webhook_app.webhooks import event_views, health_views, inbox_views, receiver
 
 
 def create_app(settings: Settings | None = None, test_config: dict | None = None) -> Flask:
@@ -64,28 +57,28 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     # than the batch's rows (docs/BENCHMARKS.md, intake).
     intake_database = database.sibling(maxconn=2, application_name="insta-connect-intake",
                                        options="-c plan_cache_mode=force_generic_plan", autocommit=True)
-    app.wsgi_app = webhooks.Dispatch(app.wsgi_app, webhooks.Receiver(settings, intake_database))
+    app.wsgi_app = receiver.Dispatch(app.wsgi_app, receiver.Receiver(settings, intake_database))
     if settings.trusted_proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count,
                                 x_proto=settings.trusted_proxy_count, x_host=settings.trusted_proxy_count)
 
     db.init_app(app, database)
     app.session_interface = PostgresSessionInterface(app, database)
-    web.init_app(app)  # first, so even a refused request carries its request id
+    request_hooks.init_app(app)  # first, so even a refused request carries its request id
     csrf.init_app(app)
     limiter.init_app(app)
     _init_login(app)
     errors.init_app(app)
 
     app.register_blueprint(health.bp)
-    app.register_blueprint(auth.bp)
+    app.register_blueprint(auth_views.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(connect.bp)
     app.register_blueprint(create_api_blueprint([
-        accounts_api.bp, events_api.bp, inbox_api.bp, token_health_api.bp, templates_api.bp,
-        webhook_health_api.bp, metrics_api.bp,
+        account_views.bp, event_views.bp, inbox_views.bp, token_views.bp, template_views.bp,
+        health_views.bp, metrics_views.bp,
     ]))
-    token_health_api.init_app(app)
+    token_views.init_app(app)
 
     @app.context_processor
     def _settings():

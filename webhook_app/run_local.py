@@ -12,12 +12,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from webhook_app.config import PROJECT_ROOT, Settings, load_settings_or_exit
 from webhook_app.db import embedded as embedded_db
 from webhook_app.db import with_database_url
-from webhook_app.config import PROJECT_ROOT, Settings, load_settings_or_exit
+from webhook_app.db.migrations import migrate
 from webhook_app.exceptions import DatabaseUnavailable
 from webhook_app.logging_setup import configure_logging
-from webhook_app.db.migrations import migrate
 
 
 @dataclass

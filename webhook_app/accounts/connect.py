@@ -13,13 +13,13 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required
 
-from webhook_app.accounts import store as accounts
 from webhook_app.accounts import graph
+from webhook_app.accounts import store as accounts
+from webhook_app.db import get_db
 from webhook_app.message_templates import sync as templates_sync
-from webhook_app.db.pool import get_db
+from webhook_app.tokens.vault import from_settings as vault_from_settings
 from webhook_app.web.errors import error_response
 from webhook_app.web.extensions import limiter, user_or_ip
-from webhook_app.tokens.vault import from_settings as vault_from_settings
 
 bp = Blueprint("connect", __name__, url_prefix="/connect")
 

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from webhook_app.db import Database
 from webhook_app.accounts.graph import GraphClient, GraphError, RateLimited, TikTokClient
+from webhook_app.db import Database
 from webhook_app.tokens.credentials import TokenUnavailable, open_token
 from webhook_app.tokens.vault import Vault
 

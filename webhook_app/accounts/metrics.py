@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from webhook_app.db import Database
+from webhook_app.web.serialize import iso
 
 RECENT_MEDIA = 20
 
@@ -15,6 +16,6 @@ def user_metrics(db: Database, user_id: int, days: int) -> dict:
         account["points"].append({"taken_at": row["taken_at"].isoformat(), "followers": row["followers_count"],
                                   "follows": row["follows_count"], "media": row["media_count"],
                                   "likes": row["likes_count"]})
-    media = [{**m, "posted_at": m["posted_at"].isoformat() if m["posted_at"] else None}
+    media = [{**m, "posted_at": iso(m["posted_at"])}
              for m in db.all("user_recent_media", user_id=user_id, limit=RECENT_MEDIA)]
     return {"accounts": list(series.values()), "recent_media": media}

@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify, request
 from flask_login import current_user, login_required
 
 from webhook_app.accounts import metrics as account_metrics
-from webhook_app.db.pool import get_db
+from webhook_app.db import get_db
 
 bp = Blueprint("metrics", __name__)
 

@@ -11,13 +11,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from webhook_app.accounts.graph import GraphClient, GraphError, ReauthorizationRequired, TikTokClient
 from webhook_app.db import Database
 from webhook_app.exceptions import InstaConnectError
-from webhook_app.accounts.graph import GraphClient, GraphError, ReauthorizationRequired, TikTokClient
 from webhook_app.tokens import credentials
+
 # Callers catch and open through this module, as before the credentials moved.
 from webhook_app.tokens.credentials import TokenUnavailable, open_token  # noqa: F401
 from webhook_app.tokens.vault import Vault
+from webhook_app.web.serialize import iso
 
 log = logging.getLogger(__name__)
 
@@ -156,18 +158,14 @@ def list_accounts(db: Database, user_id: int, window_days: int = 7) -> list[dict
                             phone_numbers=row["phone_numbers"]))
     for row in db.all("list_tiktok_accounts", user_id=user_id):
         out.append(_account("tiktok", "tiktok", row, row["open_id"], row["display_name"], window_days,
-                            access_expires_at=_iso(row["expires_at"])))
+                            access_expires_at=iso(row["expires_at"])))
     return out
-
-
-def _iso(value):
-    return value.isoformat() if value is not None else None
 
 
 def _account(prefix: str, kind: str, row: dict, external_id: str, name: str, window_days: int, **details) -> dict:
     return {"id": f"{prefix}-{row['id']}", "kind": kind, "external_id": external_id, "name": name,
             "status": credentials.status(row, window_days), "status_reason": row.get("status_reason"),
-            "expires_at": _iso(credentials.lifetime_end(row)), "connected_at": _iso(row.get("created_at")),
+            "expires_at": iso(credentials.lifetime_end(row)), "connected_at": iso(row.get("created_at")),
             "details": details}
 
 
@@ -175,7 +173,7 @@ def list_pages(db: Database, user_id: int, window_days: int = credentials.DEFAUL
     return [{"id": r["id"], "page_id": r["page_id"], "name": r["name"], "category": r["category"],
              "status": credentials.status(r, window_days), "selected": r["is_selected"],
              "instagram": {"id": r["ig_user_id"], "username": r["instagram_username"]} if r["ig_user_id"] else None,
-             "subscribed_fields": r["subscribed_fields"] or [], "subscribed_at": _iso(r["subscribed_at"])}
+             "subscribed_fields": r["subscribed_fields"] or [], "subscribed_at": iso(r["subscribed_at"])}
             for r in db.all("list_pages", user_id=user_id)]
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from flask_login import current_user, login_required
 
-from webhook_app.accounts import store as accounts
 from webhook_app.accounts import graph
-from webhook_app.db.pool import get_db
-from webhook_app.web.errors import error_response
+from webhook_app.accounts import store as accounts
+from webhook_app.db import get_db
 from webhook_app.tokens.vault import from_settings as vault_from_settings
+from webhook_app.web.errors import error_response
 
 bp = Blueprint("accounts", __name__)
 

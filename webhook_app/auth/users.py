@@ -8,7 +8,7 @@ from functools import lru_cache
 import bcrypt
 from flask_login import UserMixin
 
-from webhook_app.db.pool import Database
+from webhook_app.db import Database
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt looks at no more than 72 bytes; refuse rather than truncate silently.

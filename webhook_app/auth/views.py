@@ -1,12 +1,11 @@
 """Register, log in, log out, and say who is logged in (SPEC 6, 14)."""
 from __future__ import annotations
 
-from flask import (Blueprint, current_app, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webhook_app.auth import users
-from webhook_app.db.pool import get_db
+from webhook_app.db import get_db
 from webhook_app.web.extensions import client_ip, limiter
 from webhook_app.web.urls import safe_next
 

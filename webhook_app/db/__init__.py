@@ -4,7 +4,7 @@ Domain modules run their own named queries through `Database` (one statement: `o
 `run`; several in one transaction: `with db.transaction() as tx`). Every driver error leaves this
 package as one of `webhook_app.exceptions`' database errors.
 """
-from webhook_app.db.pool import Database, Transaction, get_db, init_app
 from webhook_app.db.embedded import with_database_url
+from webhook_app.db.pool import Database, Transaction, get_db, init_app
 
 __all__ = ["Database", "Transaction", "get_db", "init_app", "with_database_url"]

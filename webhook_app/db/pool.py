@@ -15,8 +15,7 @@ import psycopg2.pool
 from flask import Flask, current_app
 
 from webhook_app.db.queries import prepared, query
-from webhook_app.exceptions import (DatabaseError, DatabaseUnavailable, IntegrityViolation, InvalidData,
-                                    UniqueViolation)
+from webhook_app.exceptions import DatabaseError, DatabaseUnavailable, IntegrityViolation, InvalidData, UniqueViolation
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,10 @@ import logging
 import re
 from dataclasses import asdict, dataclass
 
-
 from webhook_app.accounts import store as accounts
+from webhook_app.accounts.graph import GraphClient, GraphError, RateLimited, ReauthorizationRequired, Transient
 from webhook_app.background_jobs import store as background_jobs
 from webhook_app.db import Database, Transaction
-from webhook_app.accounts.graph import GraphClient, GraphError, RateLimited, ReauthorizationRequired, Transient
 from webhook_app.tokens.vault import Vault
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from webhook_app.accounts import graph
 from webhook_app.db import get_db
 from webhook_app.message_templates import catalog
 from webhook_app.message_templates import sync as templates_sync
-from webhook_app.web.extensions import limiter, user_or_ip
 from webhook_app.tokens.vault import from_settings as vault_from_settings
+from webhook_app.web.extensions import limiter, user_or_ip
 
 bp = Blueprint("templates", __name__, url_prefix="/templates")
 

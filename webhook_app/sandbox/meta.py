@@ -13,8 +13,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, redirect, render_template_string, request
 
 from webhook_app.sandbox.common import api_route, bearer_token, check_proof, paged, param, select, state
-from webhook_app.sandbox.state import (LONG_LIVED_SECONDS, SHORT_LIVED_SECONDS, MetaUser, SandboxError, Token,
-                    meta_error)
+from webhook_app.sandbox.state import LONG_LIVED_SECONDS, SHORT_LIVED_SECONDS, MetaUser, SandboxError, Token, meta_error
 
 dialog_bp = Blueprint("sandbox_dialog", __name__, url_prefix="/facebook")
 graph_bp = Blueprint("sandbox_graph", __name__, url_prefix="/graph")

@@ -7,7 +7,6 @@ and checked_expires_at (what debug_token last said).
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-
 from typing import Iterator
 
 from webhook_app.db import Database

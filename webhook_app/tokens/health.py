@@ -10,11 +10,12 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 from webhook_app.accounts import graph
-from webhook_app.db.pool import Database
+from webhook_app.db import Database
 from webhook_app.tokens import credentials
 from webhook_app.tokens.credentials import TokenUnavailable, open_token
 from webhook_app.tokens.refresh import RECONNECT_PATHS, Clients
 from webhook_app.tokens.vault import Vault
+from webhook_app.web.serialize import iso
 
 log = logging.getLogger(__name__)
 
@@ -91,20 +92,16 @@ def _code(code, subcode) -> str | None:
     return f"{code}/{subcode}" if subcode else str(code)
 
 
-def _iso(value):
-    return value.isoformat() if value is not None else None
-
-
 def report(row: dict, window_days: int, cached: bool) -> dict:
     """One account's token health as the API shows it (never the token)."""
     status = credentials.status(row, window_days)
     return {"id": f"{row['kind']}-{row['id']}", "kind": row["kind"], "name": row["name"], "status": status,
             "status_reason": row.get("status_reason"), "is_valid": row.get("is_valid"),
-            "expires_at": _iso(credentials.lifetime_end(row)),
-            "data_access_expires_at": _iso(row.get("checked_data_access_expires_at")),
+            "expires_at": iso(credentials.lifetime_end(row)),
+            "data_access_expires_at": iso(row.get("checked_data_access_expires_at")),
             "scopes": list(row.get("checked_scopes") or []),
             "error": {"code": row["error_code"], "message": row["error_message"]} if row.get("error_code") else None,
-            "checked_at": _iso(row.get("checked_at")), "cached": cached,
+            "checked_at": iso(row.get("checked_at")), "cached": cached,
             "reconnect": RECONNECT_PATHS[row["kind"]] if status == "needs_reauth" else None}
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
-from webhook_app.accounts import store as accounts
 from webhook_app.accounts import graph
+from webhook_app.accounts import store as accounts
 from webhook_app.db import Database
 from webhook_app.tokens import credentials
 from webhook_app.tokens.credentials import TokenUnavailable, open_token

@@ -5,12 +5,12 @@ from flask import Blueprint, current_app, jsonify
 from flask_login import current_user, login_required
 
 from webhook_app.accounts import store as accounts
+from webhook_app.db import get_db
 from webhook_app.tokens import health as token_health
 from webhook_app.tokens import refresh as tokens
-from webhook_app.db.pool import get_db
+from webhook_app.tokens.vault import from_settings as vault_from_settings
 from webhook_app.web.errors import error_response
 from webhook_app.web.extensions import limiter, user_or_ip
-from webhook_app.tokens.vault import from_settings as vault_from_settings
 
 bp = Blueprint("token_health", __name__, url_prefix="/token-health")
 

@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from webhook_app.web.extensions import limiter, user_or_ip
 
+
 def _api_limit() -> str:
     limits = current_app.config["RATELIMITS"]
     return limits["RATELIMIT_API_USER"] if current_user.is_authenticated else limits["RATELIMIT_API_ANONYMOUS"]

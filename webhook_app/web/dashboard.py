@@ -3,7 +3,7 @@ from flask import Blueprint, current_app, render_template
 from flask_login import current_user, login_required
 
 from webhook_app.accounts import store as accounts
-from webhook_app.db.pool import get_db
+from webhook_app.db import get_db
 
 bp = Blueprint("dashboard", __name__)
 

@@ -1,7 +1,7 @@
 """GET /healthz: the process answers and the database is reachable."""
 from flask import Blueprint, jsonify
 
-from webhook_app.db.pool import get_db
+from webhook_app.db import get_db
 from webhook_app.exceptions import DatabaseUnavailable
 
 bp = Blueprint("health", __name__)

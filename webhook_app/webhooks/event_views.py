@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from flask_login import current_user, login_required
 
-from webhook_app.webhooks import stats as event_stats
-from webhook_app.webhooks import events
-from webhook_app.db.pool import get_db
+from webhook_app.db import get_db
 from webhook_app.web.errors import error_response
 from webhook_app.web.listing import BadListRequest, parse_limit, parse_time
 from webhook_app.web.serialize import jsonable
+from webhook_app.webhooks import events
+from webhook_app.webhooks import stats as event_stats
 
 bp = Blueprint("webhook_events", __name__, url_prefix="/webhook-events")
 

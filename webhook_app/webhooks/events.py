@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from webhook_app.webhooks import event_queue as queue
-from webhook_app.db.pool import Database
+from webhook_app.db import Database
 from webhook_app.web.listing import BadListRequest, decode_cursor, page
+from webhook_app.webhooks import event_queue as queue
 
 STATUSES = ("pending", "processing", "processed", "failed", "dead_letter")
 RETRYABLE = ("failed", "dead_letter")

@@ -1,7 +1,7 @@
 """A user's inbox: the interactions the webhook handlers recorded, newest first."""
 from __future__ import annotations
 
-from webhook_app.db.pool import Database
+from webhook_app.db import Database
 from webhook_app.web.listing import decode_cursor, page
 
 

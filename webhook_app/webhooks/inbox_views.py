@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from flask_login import current_user, login_required
 
-from webhook_app.webhooks import inbox
-from webhook_app.db.pool import get_db
+from webhook_app.db import get_db
 from webhook_app.web.errors import error_response
 from webhook_app.web.listing import BadListRequest, parse_limit
 from webhook_app.web.serialize import jsonable
+from webhook_app.webhooks import inbox
 
 bp = Blueprint("interactions", __name__, url_prefix="/interactions")
 

@@ -11,7 +11,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-
 from webhook_app.db import Database
 from webhook_app.exceptions import DatabaseUnavailable, InvalidData
 from webhook_app.webhooks.group_commit import GroupCommit

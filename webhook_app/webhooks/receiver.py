@@ -13,11 +13,11 @@ import time
 from http import HTTPStatus
 from urllib.parse import parse_qs
 
-from webhook_app.webhooks import intake
-from webhook_app.web import requests as web
 from webhook_app.config import Settings
-from webhook_app.db.pool import Database
+from webhook_app.db import Database
 from webhook_app.exceptions import DatabaseUnavailable
+from webhook_app.web import request_hooks
+from webhook_app.webhooks import intake
 
 log = logging.getLogger(__name__)
 request_log = logging.getLogger("webhook_app.request")
@@ -45,7 +45,7 @@ class Receiver:
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
-        request_id = web.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+        request_id = request_hooks.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
         headers = [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff"),
                    ("X-Request-ID", request_id)]

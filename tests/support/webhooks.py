@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from tests.helpers import ROOT, app_env
+from tests.support.live import ROOT, app_env
 
 SECRET = "test-app-secret"  # the `settings` fixture's META_APP_SECRET
 
