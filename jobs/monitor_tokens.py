@@ -13,9 +13,8 @@ import time
 from collections import Counter
 
 from jobs.common import job_settings, open_database, stop_on_signals
-from webhook_app.tokens import credentials
 from webhook_app.tokens import health as token_health
-from webhook_app.tokens import refresh as tokens
+from webhook_app.tokens.refresh import Clients
 from webhook_app.tokens.vault import from_settings as vault_from_settings
 
 log = logging.getLogger("jobs.monitor_tokens")
@@ -24,23 +23,13 @@ log = logging.getLogger("jobs.monitor_tokens")
 def run(settings, *, batch: int = 100, pause: float = 0.0, stop=None) -> Counter:
     """Check every account whose cached answer is stale; returns counts by status (and 'cached', 'unchecked')."""
     database = open_database(settings, "monitor-tokens", maxconn=2)
-    vault, clients = vault_from_settings(settings), tokens.Clients.from_settings(settings)
-    counts: Counter = Counter()
     try:
-        for i, row in enumerate(token_health.targets(database, None, batch=batch)):
-            if stop is not None and stop.is_set():
-                break
-            if token_health.is_fresh(row, settings.token_health_cache_seconds):
-                counts["cached"] += 1
-                continue
-            checked = token_health.validate(database, vault, clients, row)
-            counts["unchecked" if checked["is_valid"] is None else
-                   credentials.status(checked, settings.token_refresh_window_days)] += 1
-            if pause and (i + 1) % batch == 0:
-                time.sleep(pause)  # spread a large fleet's checks out between batches
+        return token_health.check_stale(database, vault_from_settings(settings), Clients.from_settings(settings),
+                                        cache_seconds=settings.token_health_cache_seconds,
+                                        window_days=settings.token_refresh_window_days, batch=batch, pause=pause,
+                                        stop=stop)
     finally:
         database.close()
-    return counts
 
 
 def main(argv: list[str] | None = None) -> int:

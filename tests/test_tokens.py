@@ -8,11 +8,12 @@ import time
 
 import pytest
 
-from jobs import monitor_tokens, refresh_tokens
+from jobs import monitor_tokens
 from tests.support.live import ROOT, app_env, consent
 from tests.support.rows import plant_credential, stored_token
 from webhook_app.exceptions import DatabaseUnavailable
 from webhook_app.sandbox import sandbox_env
+from webhook_app.tokens import refresh_run as refresh_tokens
 
 pytestmark = pytest.mark.sandbox
 

@@ -7,6 +7,8 @@ The cache is the `token_health` table, shared by every worker and job; an entry 
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from webhook_app.accounts import graph
@@ -119,3 +121,20 @@ def user_health(db: Database, vault: Vault, clients: Clients, user_id: int, *, w
 
 def clear_cache(db: Database, user_id: int) -> int:
     return db.run("clear_token_health", user_id=user_id)
+
+
+def check_stale(db: Database, vault: Vault, clients: Clients, *, cache_seconds: int, window_days: int,
+                batch: int = 100, pause: float = 0.0, stop=None) -> Counter:
+    """Validate every account whose cached answer is stale (the monitor job); counts by status, 'cached', 'unchecked'."""
+    counts: Counter = Counter()
+    for i, row in enumerate(targets(db, None, batch=batch)):
+        if stop is not None and stop.is_set():
+            break
+        if is_fresh(row, cache_seconds):
+            counts["cached"] += 1
+            continue
+        checked = validate(db, vault, clients, row)
+        counts["unchecked" if checked["is_valid"] is None else credentials.status(checked, window_days)] += 1
+        if pause and (i + 1) % batch == 0:
+            time.sleep(pause)  # spread a large fleet's checks out between batches
+    return counts
