@@ -141,6 +141,24 @@ def test_a_revoked_token_asks_the_user_to_reconnect_and_reconnecting_clears_it(a
     assert set(sql("SELECT status FROM credentials WHERE kind = 'page'")) == {("active",)}
 
 
+def test_a_token_meta_found_expired_is_active_again_everywhere_after_reconnecting(auth, browser, sandbox, sql):
+    """The check that found the old token expired says nothing about the new one (every screen shows active)."""
+    _connect_meta(auth, browser)
+    sandbox.state.expire_tokens()
+    checked = browser.api("POST", "/api/token-health/validate").json()["accounts"]
+    assert {a["kind"]: a["status"] for a in checked}["meta"] == "needs_reauth"
+    assert "data-reauth" in browser.get("/").text
+
+    assert consent(browser, "/connect/meta").status_code == 302
+    accounts = browser.api("GET", "/api/accounts").json()["accounts"]
+    assert {a["kind"]: a["status"] for a in accounts} == {"facebook": "active", "instagram": "active"}
+    health = browser.api("GET", "/api/token-health").json()["accounts"]
+    assert {a["kind"]: (a["status"], a["cached"]) for a in health} == {"meta": ("active", False),
+                                                                      "instagram": ("active", False)}
+    assert {p["status"] for p in browser.api("GET", "/api/pages").json()["pages"]} == {"active"}
+    assert "data-reauth" not in browser.get("/").text
+
+
 def test_a_rate_limit_answer_does_not_flag_the_account(auth, browser, sandbox, sql, settings):
     _connect_meta(auth, browser)
     sql("UPDATE credentials SET expires_at = now() + interval '3 days' WHERE kind = 'meta'")

@@ -165,4 +165,6 @@ FROM (
     FROM tiktok_accounts t LEFT JOIN credentials c ON c.kind = 'tiktok' AND c.account_id = t.id
 ) a
 LEFT JOIN credentials c ON c.id = a.credential_id
-LEFT JOIN token_health h ON h.account_kind = a.kind AND h.account_id = a.id;
+-- A check is about the token that was checked: once a new token is stored (connect, refresh), it no longer counts.
+LEFT JOIN token_health h ON h.account_kind = a.kind AND h.account_id = a.id
+                        AND h.checked_at >= COALESCE(c.last_refreshed_at, c.created_at);
