@@ -287,6 +287,9 @@ def test_two_refresh_jobs_started_at_once_never_refresh_the_same_account_twice(a
 
 def test_token_health_answers_from_cache_for_five_minutes_then_asks_again(auth, browser, sandbox, sql):
     _connect_meta(auth, browser)
+    # Connected a while ago: the test moves the checks back in time below, and a check older than the
+    # token it is about would not count at all.
+    sql("UPDATE credentials SET last_refreshed_at = now() - interval '1 hour', created_at = now() - interval '1 hour'")
     first = browser.api("GET", "/api/token-health")
     assert first.status_code == 200
     health = {a["kind"]: a for a in first.json()["accounts"]}
