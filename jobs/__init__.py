@@ -1,1 +1,1 @@
-"""Command-line entry points only, each `python -m jobs.<name>`: the timers' jobs, the long-running workers, migrate and rotate_keys; the work itself lives in webhook_app."""
+"""Command-line entry points only (`python -m jobs.<name>`): timers' jobs, workers, migrate, rotate_keys."""

@@ -1,4 +1,4 @@
-"""`python -m jobs.run_background_jobs`: the background-jobs worker (e.g. the template sync queued when WhatsApp connects).
+"""`python -m jobs.run_background_jobs`: the background-jobs worker (the template sync after a connect, ...).
 
 Woken by LISTEN/NOTIFY within milliseconds of the commit that queued a job, polling every
 JOBS_POLL_SECONDS as a fallback; SIGTERM finishes the job in hand and exits.

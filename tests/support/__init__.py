@@ -1,1 +1,1 @@
-"""What the tests share: live servers and a browser-like client (live), signed webhook deliveries (webhooks), rows put in or read out directly (rows), deployment fixtures (deploy)."""
+"""What the tests share: live servers and a browser (live), deliveries (webhooks), rows, deployment (deploy)."""

@@ -83,10 +83,10 @@ def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin)
             ig = page.get("instagram")
             if ig:
                 tx.run("upsert_instagram_account", user_id=user_id, page_id=page_row, ig_user_id=ig["id"],
-                        username=ig.get("username", ""), display_name=ig.get("name"),
-                        profile_picture_url=ig.get("profile_picture_url"),
-                        followers_count=ig.get("followers_count"), media_count=ig.get("media_count"),
-                        token_kind="page")
+                       username=ig.get("username", ""), display_name=ig.get("name"),
+                       profile_picture_url=ig.get("profile_picture_url"),
+                       followers_count=ig.get("followers_count"), media_count=ig.get("media_count"),
+                       token_kind="page")
                 keep_ig.append(ig["id"])
                 tx.run("upsert_account_route", external_id=ig["id"], user_id=user_id, kind="instagram")
                 counts["instagram"] += 1
@@ -104,16 +104,17 @@ def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: di
                            token: str, expires_in, scopes: list[str], subscribed_fields: list[str]) -> int:
     """Store a WhatsApp Business account, its phone numbers, routes and webhook subscription."""
     with db.transaction() as tx:
-        account_id = tx.one("upsert_whatsapp_account", user_id=user_id, waba_id=waba["id"], display_name=waba.get("name", ""),
-                currency=waba.get("currency"), timezone_id=waba.get("timezone_id"),
-                message_template_namespace=waba.get("message_template_namespace"))["id"]
+        account_id = tx.one("upsert_whatsapp_account", user_id=user_id, waba_id=waba["id"],
+                            display_name=waba.get("name", ""), currency=waba.get("currency"),
+                            timezone_id=waba.get("timezone_id"),
+                            message_template_namespace=waba.get("message_template_namespace"))["id"]
         credentials.store(tx, vault, user_id=user_id, kind="whatsapp", account_id=account_id,
                           token_kind="long_lived_user", token=token, expires_at=expires_from(expires_in), scopes=scopes)
         tx.run("upsert_account_route", external_id=waba["id"], user_id=user_id, kind="whatsapp_business")
         for number in phone_numbers:
             tx.run("upsert_whatsapp_phone_number", user_id=user_id, whatsapp_account_id=account_id,
-                    phone_number_id=number["id"], display_phone_number=number.get("display_phone_number", ""),
-                    verified_name=number.get("verified_name"), quality_rating=number.get("quality_rating"))
+                   phone_number_id=number["id"], display_phone_number=number.get("display_phone_number", ""),
+                   verified_name=number.get("verified_name"), quality_rating=number.get("quality_rating"))
             tx.run("upsert_account_route", external_id=number["id"], user_id=user_id, kind="whatsapp_phone")
         gone = [r["phone_number_id"] for r in tx.all("delete_whatsapp_phone_numbers_not_in",
                                                      whatsapp_account_id=account_id,
@@ -121,7 +122,7 @@ def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: di
         if gone:
             tx.run("delete_account_routes", user_id=user_id, external_ids=gone)
         tx.run("start_webhook_subscription", user_id=user_id, kind="whatsapp_business", external_id=waba["id"],
-                page_id=None, fields=subscribed_fields)
+               page_id=None, fields=subscribed_fields)
     return account_id
 
 
@@ -142,7 +143,7 @@ def store_tiktok_account(db: Database, vault: Vault, user_id: int, *, user: dict
 
 # ---- reading ----------------------------------------------------------------------------------
 
-def list_accounts(db: Database, user_id: int, window_days: int = 7) -> list[dict]:
+def list_accounts(db: Database, user_id: int, window_days: int = credentials.DEFAULT_WINDOW_DAYS) -> list[dict]:
     """Every connected account of the user with its status; never a token."""
     out = []
     for row in db.all("list_meta_accounts", user_id=user_id):
@@ -194,7 +195,7 @@ def select_page(db: Database, vault: Vault, graph: GraphClient, user_id: int, pa
         tx.run("unselect_pages", user_id=user_id)
         tx.run("select_page", id=page["id"], user_id=user_id)
         tx.run("start_webhook_subscription", user_id=user_id, kind="page", external_id=page["page_id"],
-                page_id=page["id"], fields=list(fields))
+               page_id=page["id"], fields=list(fields))
     return {"id": page["id"], "page_id": page["page_id"], "name": page["name"], "selected": True,
             "subscribed_fields": list(fields)}
 
@@ -250,7 +251,7 @@ def disconnect(db: Database, vault: Vault, user_id: int, account_id: str, *, gra
             tx.run("end_webhook_subscription", user_id=user_id, external_id=account["waba_id"])
             tx.run("delete_whatsapp_account", id=row_id, user_id=user_id)
             tx.run("delete_account_routes", user_id=user_id,
-                    external_ids=[account["waba_id"], *account["phone_number_ids"]])
+                   external_ids=[account["waba_id"], *account["phone_number_ids"]])
     else:
         account = db.one("get_tiktok_account", id=row_id, user_id=user_id)
         if account is None:

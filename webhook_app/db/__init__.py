@@ -1,4 +1,4 @@
-"""PostgreSQL: the only code that imports the driver (pool, transactions, named queries, LISTEN, migrations, the embedded server).
+"""PostgreSQL: the only code that imports the driver (pool, queries, LISTEN, migrations, embedded server).
 
 Domain modules run their own named queries through `Database` (one statement: `one`, `all`,
 `run`; several in one transaction: `with db.transaction() as tx`). Every driver error leaves this

@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
+from webhook_app.config import DEFAULTS
 from webhook_app.db import Database
 from webhook_app.exceptions import InstaConnectError
 from webhook_app.tokens.vault import Vault, VaultError
 
 STATUSES = ("active", "expiring", "needs_reauth", "inactive")
-DEFAULT_WINDOW_DAYS = 7
+DEFAULT_WINDOW_DAYS = DEFAULTS.token_refresh_window_days  # TOKEN_REFRESH_WINDOW_DAYS when no setting is at hand
 
 
 class TokenUnavailable(InstaConnectError):

@@ -125,7 +125,7 @@ def clear_cache(db: Database, user_id: int) -> int:
 
 def check_stale(db: Database, vault: Vault, clients: Clients, *, cache_seconds: int, window_days: int,
                 batch: int = 100, pause: float = 0.0, stop=None) -> Counter:
-    """Validate every account whose cached answer is stale (the monitor job); counts by status, 'cached', 'unchecked'."""
+    """Validate every account whose cached answer is stale (the monitor job); counts by status and 'cached'."""
     counts: Counter = Counter()
     for i, row in enumerate(targets(db, None, batch=batch)):
         if stop is not None and stop.is_set():

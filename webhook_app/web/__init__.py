@@ -1,1 +1,1 @@
-"""Request plumbing shared by every page and API: request ids and headers, errors, sessions, rate limits, API helpers."""
+"""Request plumbing shared by every page and API: request hooks, errors, sessions, rate limits, API helpers."""

@@ -1,1 +1,1 @@
-"""A delivery's whole trip, in walking order: receiver, intake, group commit, queue, processor, handlers, inbox, events."""
+"""A delivery's whole trip, in walking order: receiver, intake, group commit, queue, processor, handlers, inbox."""

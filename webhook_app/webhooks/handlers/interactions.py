@@ -49,8 +49,8 @@ def record(tx: Transaction, event, *, platform: str, kind: str, external_id: str
            account_id=None, sender_id=None, recipient_id=None, text=None, status=None, occurred_at=None) -> None:
     """Write one inbox row for the event's owner, keyed by (platform, kind, Meta's id)."""
     tx.run(
-        "record_interaction_latest" if refresh else "record_interaction",
-        user_id=event.user_id, platform=platform, kind=kind, external_id=external_id,
-        account_id=account_id or event.entry_id, sender_id=sender_id, recipient_id=recipient_id,
-        text=text, status=status, occurred_at=occurred_at, event_id=event.id, data=json.dumps(data),
-    )
+           "record_interaction_latest" if refresh else "record_interaction",
+           user_id=event.user_id, platform=platform, kind=kind, external_id=external_id,
+           account_id=account_id or event.entry_id, sender_id=sender_id, recipient_id=recipient_id,
+           text=text, status=status, occurred_at=occurred_at, event_id=event.id, data=json.dumps(data),
+       )
