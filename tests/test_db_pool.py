@@ -1,8 +1,11 @@
-"""The connection pool under more threads than connections: callers wait their turn, no 503."""
+"""The connection pool: callers wait their turn for a connection, driver errors become ours, dead connections go."""
 import threading
 import time
 
+import pytest
+
 from webhook_app.db import Database
+from webhook_app.exceptions import DatabaseUnavailable, IntegrityViolation, InvalidData
 
 
 def test_more_threads_than_connections_wait_instead_of_failing(settings):
@@ -26,3 +29,53 @@ def test_more_threads_than_connections_wait_instead_of_failing(settings):
     assert errors == [] and len(done) == 8
     assert time.monotonic() - started >= 0.35  # 8 sleeps of 0.1 s through 2 connections: queued, not parallel
     db.close()
+
+
+def test_driver_errors_arrive_as_the_projects_own_and_the_connection_is_reused(settings, sql):
+    db = Database(settings.database_url, maxconn=1)
+    try:
+        with pytest.raises(InvalidData, match="out of range"):
+            db.run("log_token_refresh", user_id=1, kind="meta", account_id=2**70, method="fb_exchange_token",
+                   outcome="refreshed", error_code=None, error_message=None, duration_ms=1)  # beyond bigint
+        with pytest.raises(InvalidData, match="NUL"):
+            db.one("get_user_by_email", email="owner\x00@example.com")
+        with pytest.raises(IntegrityViolation, match="check constraint"):
+            db.run("log_token_refresh", user_id=1, kind="myspace", account_id=1, method="fb_exchange_token",
+                   outcome="refreshed", error_code=None, error_message=None, duration_ms=1)
+        # Each failure was rolled back on the one pooled connection, which still answers.
+        assert db.one("get_user", user_id=1) is None
+        assert sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'insta-connect'") == [(1,)]
+    finally:
+        db.close()
+
+
+def test_a_connection_the_server_dropped_fails_once_as_unavailable_and_is_replaced(settings, sql):
+    db = Database(settings.database_url, maxconn=1, application_name="pool-test")
+    try:
+        assert db.one("get_user", user_id=1) is None
+        sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pool-test'")
+        with pytest.raises(DatabaseUnavailable):
+            db.one("get_user", user_id=1)
+        assert db.one("get_user", user_id=1) is None  # a new connection, not the dead one again
+    finally:
+        db.close()
+    unreachable = Database("postgresql://nobody@127.0.0.1:1/none", maxconn=1)
+    with pytest.raises(DatabaseUnavailable):
+        unreachable.one("get_user", user_id=1)
+
+
+def test_a_savepoint_undoes_only_its_block_and_a_preview_keeps_nothing(settings, sql):
+    db = Database(settings.database_url, maxconn=1)
+    try:
+        with db.transaction() as tx:
+            tx.one("create_user", email="kept@example.com", password_hash="x")
+            with pytest.raises(IntegrityViolation):
+                with tx.savepoint():
+                    tx.one("create_user", email="undone@example.com", password_hash="x")
+                    tx.run("log_token_refresh", user_id=1, kind="myspace", account_id=1, method="fb_exchange_token",
+                           outcome="refreshed", error_code=None, error_message=None, duration_ms=1)
+        with db.transaction(rollback=True) as tx:
+            tx.one("create_user", email="preview@example.com", password_hash="x")
+        assert sql("SELECT email FROM users ORDER BY email") == [("kept@example.com",)]
+    finally:
+        db.close()

@@ -64,6 +64,8 @@ class Transaction:
             self._cur.execute(sql, params)
         except psycopg2.Error as exc:
             raise translate(exc, broken=bool(self._cur.connection.closed)) from exc
+        except ValueError as exc:  # the driver refuses to send the value at all (a NUL byte in text)
+            raise InvalidData(str(exc)) from exc
 
     def one(self, name: str, **params: Any) -> dict | None:
         """Run a named query and return its first row (None when it returns none)."""
