@@ -4,7 +4,7 @@ import os
 bind = os.environ.get("GUNICORN_BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # Each request is a gevent greenlet, not an OS thread. A webhook delivery spends most of its life
-# waiting for the group commit that stores it (webhook_app/group_commit.py); as a greenlet, that
+# waiting for the group commit that stores it (webhook_app/webhooks/group_commit.py); as a greenlet, that
 # wait costs no thread hand-off and no queueing for the GIL. Measured in bench.intake on 2 cores:
 # gthread with 16 threads reached 41-49 % of the bare Flask route, gevent 64-79 % (docs/BENCHMARKS.md).
 worker_class = "gevent"
