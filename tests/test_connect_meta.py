@@ -170,6 +170,7 @@ def _pg_dump(database_url: str) -> str:
                           text=True, timeout=60).stdout
 
 
+@pytest.mark.slow  # runs pg_dump
 def test_no_plaintext_token_in_the_database_or_the_logs(auth, browser, sandbox, database_url, caplog):
     caplog.set_level(logging.DEBUG)
     auth.register()
@@ -224,6 +225,7 @@ def test_key_rotation_keeps_every_account_usable(auth, browser, sandbox, setting
         rotated.extensions["database"].close()
 
 
+@pytest.mark.slow  # starts a subprocess
 def test_rotate_keys_command(auth, browser, settings):
     import sys
 

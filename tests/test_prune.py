@@ -2,10 +2,13 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.live import ROOT, app_env
 from tests.support.webhooks import deliver, ig_messages
 
 
+@pytest.mark.slow  # starts a subprocess
 def test_prune_deletes_old_processed_events_and_keeps_everything_else(server, sql, settings):
     statuses = ["processed", "processed", "pending", "failed", "dead_letter", "processed"]
     deliver(server.url, ig_messages("ig-1", [f"old-{s}-{i}" for i, s in enumerate(statuses)]))

@@ -169,6 +169,7 @@ def _wait_for(check, timeout=20.0):
     return False
 
 
+@pytest.mark.slow  # starts a subprocess
 def test_connecting_whatsapp_queues_a_sync_the_worker_completes(auth, browser, sandbox, settings, sql):
     # Without a worker running, the callback answers at once and only a job is left behind.
     _connect_whatsapp(auth, browser)

@@ -62,6 +62,7 @@ def test_a_token_three_days_from_expiry_is_refreshed_one_thirty_days_away_is_not
     assert _log(sql) == [("meta", meta_id, "fb_exchange_token", "refreshed", None)]
 
 
+@pytest.mark.slow  # starts a subprocess
 def test_dry_run_lists_what_it_would_do_and_changes_nothing(auth, browser, sandbox, sql, settings):
     _connect_meta(auth, browser)
     sql("UPDATE credentials SET expires_at = now() + interval '2 days' WHERE kind = 'meta'")
