@@ -257,8 +257,9 @@ step_database() {
   fi
   run systemctl enable --now postgresql.service
   show runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres "<create role and database if missing, set the password>"
-  # The password goes in on stdin, never on a command line.
-  runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres <<SQL
+  # The password goes in on stdin, never on a command line. From /: psql starts in the caller's
+  # directory, and postgres may not enter it (over SSH that is /root: "could not change directory").
+  (cd / && runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres) <<SQL
 \\set db_user '${BASH_REMATCH[1]}'
 \\set db_password '${BASH_REMATCH[2]}'
 \\set db_name '${BASH_REMATCH[5]}'
