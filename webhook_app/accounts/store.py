@@ -1,8 +1,8 @@
 """Connected accounts: store, read, select and disconnect them; tokens sealed and opened by the vault.
 
-Only this module knows the account queries. Views and jobs call it; it never returns a token to a
-caller that did not ask for one (`open_token`), and never returns ciphertext at all. Tokens are stored in
-`credentials` (webhook_app/tokens/credentials.py), which also holds the status rule.
+Views and jobs call it (only the accounts package names the queries of sql/accounts.sql). It never
+returns a token to a caller that did not ask for one (`open_token`), and never returns ciphertext at
+all. Tokens are stored in `credentials` (webhook_app/tokens/credentials.py), with the status rule.
 Account ids seen by the API are `<kind>-<row id>`: meta-3, instagram-5, whatsapp-2, tiktok-1.
 """
 from __future__ import annotations
