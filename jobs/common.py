@@ -21,6 +21,7 @@ def job_settings() -> Settings:
 
 
 def open_database(settings: Settings, name: str, maxconn: int = 10) -> Database:
+    """The job's own pool, named `insta-connect-<name>` in pg_stat_activity."""
     return Database(settings.database_url, maxconn=maxconn, application_name=f"insta-connect-{name}")
 
 

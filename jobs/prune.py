@@ -12,7 +12,7 @@ import logging
 import sys
 import time
 
-from jobs.common import job_settings
+from jobs.common import job_settings, open_database
 from webhook_app.background_jobs import store as background_jobs
 from webhook_app.config import Settings
 from webhook_app.db import Database
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     if args.batch_size < 1:
         parser.error("--batch-size must be positive")
     settings = job_settings()
-    db = Database(settings.database_url, maxconn=1, application_name="prune")
+    db = open_database(settings, "prune", maxconn=1)
     started = time.monotonic()
     try:
         done = prune(db, settings, args.batch_size)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from jobs.common import job_settings
-from webhook_app.db import Database
+from jobs.common import job_settings, open_database
 from webhook_app.tokens.key_rotation import rotate
 from webhook_app.tokens.vault import Vault
 
@@ -16,7 +15,7 @@ from webhook_app.tokens.vault import Vault
 def main() -> int:
     settings = job_settings()
     vault = Vault(settings.token_encryption_keys)
-    db = Database(settings.database_url, maxconn=2, application_name="insta-connect-rotate-keys")
+    db = open_database(settings, "rotate-keys", maxconn=2)
     try:
         counts = rotate(db, vault)
     finally:

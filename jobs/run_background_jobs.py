@@ -10,7 +10,7 @@ import logging
 import sys
 import threading
 
-from jobs.common import job_settings, stop_on_signals
+from jobs.common import job_settings, open_database, stop_on_signals
 from webhook_app.accounts import graph
 from webhook_app.background_jobs import worker
 from webhook_app.config import Settings
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs.run_background_jobs", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
     settings = job_settings()
-    db = Database(settings.database_url, maxconn=2, application_name="insta-connect-jobs")
+    db = open_database(settings, "jobs", maxconn=2)
     stop = threading.Event()
     try:
         with stop_on_signals(stop):

@@ -9,10 +9,9 @@ import json
 import logging
 import sys
 
-from jobs.common import job_settings
+from jobs.common import job_settings, open_database
 from webhook_app.accounts import graph
 from webhook_app.accounts.data_sync import DataSync
-from webhook_app.db import Database
 from webhook_app.tokens.vault import from_settings as vault_from_settings
 
 log = logging.getLogger("jobs.sync_account_data")
@@ -20,7 +19,7 @@ log = logging.getLogger("jobs.sync_account_data")
 
 def main(argv=None) -> int:
     settings = job_settings()
-    db = Database(settings.database_url, maxconn=2, application_name="insta-connect-data-sync")
+    db = open_database(settings, "data-sync", maxconn=2)
     try:
         report = DataSync(db, vault_from_settings(settings), graph.meta_client(settings),
                           graph.instagram_client(settings), graph.tiktok_client(settings),

@@ -9,9 +9,8 @@ import argparse
 import logging
 import sys
 
-from jobs.common import job_settings
+from jobs.common import job_settings, open_database
 from webhook_app.accounts import graph
-from webhook_app.db import Database
 from webhook_app.message_templates import sync as templates_sync
 from webhook_app.tokens.vault import from_settings as vault_from_settings
 
@@ -22,7 +21,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs.sync_templates", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
     settings = job_settings()
-    db = Database(settings.database_url, maxconn=2, application_name="insta-connect-sync-templates")
+    db = open_database(settings, "sync-templates", maxconn=2)
     try:
         results = templates_sync.sync_user(db, vault_from_settings(settings), graph.meta_client(settings), None)
     finally:
