@@ -31,8 +31,6 @@ def _when(epoch) -> datetime | None:
     return datetime.fromtimestamp(epoch, timezone.utc) if epoch > 0 else None
 
 
-targets = credentials.accounts_of
-
 
 def is_fresh(row: dict, cache_seconds: int) -> bool:
     checked = row.get("checked_at")
@@ -111,7 +109,7 @@ def user_health(db: Database, vault: Vault, clients: Clients, user_id: int, *, w
                 cache_seconds: int, force: bool = False) -> list[dict]:
     """Every account of the user: from the cache while it is fresh, else (or when forced) asked again."""
     out = []
-    for row in targets(db, user_id):
+    for row in credentials.accounts_of(db, user_id):
         if not force and is_fresh(row, cache_seconds):
             out.append(report(row, window_days, cached=True))
         else:
@@ -127,7 +125,7 @@ def check_stale(db: Database, vault: Vault, clients: Clients, *, cache_seconds: 
                 batch: int = 100, pause: float = 0.0, stop=None) -> Counter:
     """Validate every account whose cached answer is stale (the monitor job); counts by status and 'cached'."""
     counts: Counter = Counter()
-    for i, row in enumerate(targets(db, None, batch=batch)):
+    for i, row in enumerate(credentials.accounts_of(db, None, batch=batch)):
         if stop is not None and stop.is_set():
             break
         if is_fresh(row, cache_seconds):
