@@ -17,6 +17,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Secrets that development generates once into var/ and production must be given.
 GENERATED_SECRETS = ("SECRET_KEY", "TOKEN_ENCRYPTION_KEYS", "META_APP_SECRET", "META_VERIFY_TOKEN")
 
+# Where each API lives under the sandbox's base URL (SPEC 11); the settings field -> path.
+SANDBOX_PATHS = {
+    "meta_graph_url": "/graph",
+    "meta_dialog_url": "/facebook",
+    "instagram_graph_url": "/instagram",
+    "tiktok_api_url": "/tiktok",
+    "tiktok_auth_url": "/tiktok-web",
+}
+# The running sandbox writes its address here (under VAR_DIR), so every job command finds it.
+SANDBOX_ADDRESS_FILE = "sandbox/address.json"
+
 DEFAULT_RATELIMITS = {
     "RATELIMIT_API_ANONYMOUS": "100 per 15 minutes",
     "RATELIMIT_API_USER": "1000 per 15 minutes",
@@ -69,6 +80,9 @@ class Settings:
     trusted_proxy_count: int = 0
     jobs_poll_seconds: float = 5.0
     data_sync_spacing_seconds: float = 2.0
+    # make run's scheduler checks tokens this often against the sandbox (systemd's 30 min otherwise),
+    # so an expired sandbox token shows its banner within a minute.
+    sandbox_token_monitor_seconds: float = 20.0
 
     @property
     def production(self) -> bool:
@@ -163,6 +177,7 @@ _VARIABLES = {
     "trusted_proxy_count": ("TRUSTED_PROXY_COUNT", _int),
     "jobs_poll_seconds": ("JOBS_POLL_SECONDS", _float),
     "data_sync_spacing_seconds": ("DATA_SYNC_SPACING_SECONDS", _float),
+    "sandbox_token_monitor_seconds": ("SANDBOX_TOKEN_MONITOR_SECONDS", _float),
 }
 
 
@@ -208,6 +223,27 @@ def _dev_secrets(var_dir: Path) -> dict[str, str]:
     return stored
 
 
+def sandbox_address(var_dir: Path, host: str, port: int) -> str:
+    """The base URL of the development sandbox: what the running one wrote into var/, else HOST:SANDBOX_PORT."""
+    try:
+        url = json.loads((var_dir / SANDBOX_ADDRESS_FILE).read_text()).get("url")
+    except (OSError, ValueError, AttributeError):
+        url = None
+    return (url if isinstance(url, str) and url.startswith("http") else f"http://{host}:{port}").rstrip("/")
+
+
+def _sandbox_urls(env: dict[str, str], var_dir: Path) -> None:
+    """In sandbox mode, every API base not set explicitly points at the sandbox (no URLs to export)."""
+    host = env.get("HOST", DEFAULTS.host)
+    port = _int(env, "SANDBOX_PORT", DEFAULTS.sandbox_port)
+    base = sandbox_address(var_dir, host, port)
+    for field_name, path in SANDBOX_PATHS.items():
+        variable = _VARIABLES[field_name][0]
+        if variable.startswith("TIKTOK_") and env.get("TIKTOK_CLIENT_KEY"):
+            continue
+        env.setdefault(variable, base + path)
+
+
 def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path | None = None) -> Settings:
     """Read the environment (over `.env`) into Settings; refuse a broken production setup."""
     if environ is None:
@@ -233,6 +269,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path
             if not env.get(name):
                 generated = generated or _dev_secrets(var_dir)
                 env[name] = generated[name]
+        if not env.get("META_APP_ID"):
+            _sandbox_urls(env, var_dir)
 
     values = {field: read(env, variable, getattr(DEFAULTS, field)) for field, (variable, read) in _VARIABLES.items()}
     values["public_base_url"] = (env.get("PUBLIC_BASE_URL") or f"http://{values['host']}:{values['port']}").rstrip("/")

@@ -7,24 +7,20 @@ It refuses to exist in production.
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from pathlib import Path
+
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler
 
-from webhook_app.config import ConfigError, Settings
+from webhook_app.config import SANDBOX_PATHS, ConfigError, Settings
 from webhook_app.sandbox.state import SandboxState
 
 
 def sandbox_urls(base_url: str) -> dict[str, str]:
     """Settings fields that point the app at a sandbox served at `base_url`."""
     base = base_url.rstrip("/")
-    return {
-        "meta_graph_url": f"{base}/graph",
-        "meta_dialog_url": f"{base}/facebook",
-        "instagram_graph_url": f"{base}/instagram",
-        "tiktok_api_url": f"{base}/tiktok",
-        "tiktok_auth_url": f"{base}/tiktok-web",
-    }
+    return {name: base + path for name, path in SANDBOX_PATHS.items()}
 
 
 def sandbox_env(base_url: str) -> dict[str, str]:
@@ -32,9 +28,16 @@ def sandbox_env(base_url: str) -> dict[str, str]:
     return {name.upper(): value for name, value in sandbox_urls(base_url).items()}
 
 
+# GETs of the control page that only read: every other request may change the world and saves it.
+_READ_ONLY = ("/_sandbox/", "/_sandbox/api/state", "/_sandbox/api/counters")
+
+
 def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
-                       state: SandboxState | None = None) -> Flask:
-    """The sandbox server; webhooks it sends go to `webhook_url` (default: the app's /webhook)."""
+                       state: SandboxState | None = None, world_path: Path | None = None) -> Flask:
+    """The sandbox server; webhooks it sends go to `webhook_url` (default: the app's /webhook).
+
+    With `world_path` its world is loaded from that file and saved back after every change.
+    """
     if settings.production:
         raise ConfigError("the Meta sandbox cannot run when APP_ENV=production")
     from webhook_app.sandbox import controls, meta, tiktok
@@ -45,6 +48,9 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
     app.extensions["sandbox"] = state or SandboxState(settings.meta_app_secret,
                                                       webhook_url or f"{base}/webhook")
+    app.config["SANDBOX_SETTINGS"] = settings
+    if world_path is not None:
+        _keep_world(app, app.extensions["sandbox"], world_path)
     for bp in (meta.dialog_bp, meta.graph_bp, meta.instagram_bp, tiktok.auth_bp, tiktok.api_bp, controls.bp):
         app.register_blueprint(bp)
 
@@ -53,6 +59,20 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
         return jsonify(error={"message": exc.description, "type": "SandboxException", "code": exc.code}), exc.code
 
     return app
+
+
+def _keep_world(app: Flask, world: SandboxState, path: Path) -> None:
+    from webhook_app.sandbox import persistence
+
+    if not persistence.restore(world, path):
+        persistence.save(world, path)
+    autosave = app.extensions["sandbox_autosave"] = persistence.AutoSave(world, path).start()
+
+    @app.after_request
+    def _changed(response):
+        if not (request.method in ("GET", "HEAD") and request.path in _READ_ONLY):
+            autosave.changed()
+        return response
 
 
 class PathOnlyHandler(WSGIRequestHandler):
