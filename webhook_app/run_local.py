@@ -137,11 +137,14 @@ def main() -> int:
         supervisor.start()
         scheduler.start()
         health = f"http://{settings.host}:{settings.port}/healthz"
+        # The banner names the sandbox too, so it waits for both to answer.
+        probes = [health] + ([f"http://{settings.host}:{settings.sandbox_port}/_sandbox/api/counters"]
+                             if settings.sandbox_enabled else [])
         ready_by = time.monotonic() + READY_TIMEOUT
         announced = False
         while not stopping.is_set():
             supervisor.check()
-            if not announced and _answers(health):
+            if not announced and all(_answers(url) for url in probes):
                 say(_banner(settings))
                 announced = True
             elif not announced and time.monotonic() > ready_by:
