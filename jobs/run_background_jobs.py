@@ -16,6 +16,7 @@ from webhook_app.background_jobs import worker
 from webhook_app.config import Settings
 from webhook_app.db import Database
 from webhook_app.message_templates import sync as templates_sync
+from webhook_app.timed_jobs import runs as timed_job_runs
 from webhook_app.tokens.vault import from_settings as vault_from_settings
 
 log = logging.getLogger("jobs.run_background_jobs")
@@ -25,7 +26,8 @@ def job_handlers(db: Database, settings: Settings) -> dict:
     """Every kind of background job this worker runs."""
     vault = vault_from_settings(settings)
     client = graph.meta_client(settings)
-    return {templates_sync.JOB_KIND: lambda payload: templates_sync.run_job(db, vault, client, payload)}
+    return {templates_sync.JOB_KIND: lambda payload: templates_sync.run_job(db, vault, client, payload),
+            timed_job_runs.JOB_KIND: timed_job_runs.run_job}
 
 
 def main(argv=None) -> int:

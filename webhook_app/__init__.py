@@ -15,6 +15,7 @@ from webhook_app.config import Settings, load_settings
 from webhook_app.db import with_database_url
 from webhook_app.logging_setup import configure_logging
 from webhook_app.message_templates import views as template_views
+from webhook_app.timed_jobs import views as timed_job_views
 from webhook_app.tokens import views as token_views
 from webhook_app.web import dashboard, errors, health, request_hooks
 from webhook_app.web.api import create_api_blueprint
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(connect.bp)
     app.register_blueprint(create_api_blueprint([
         account_views.bp, event_views.bp, inbox_views.bp, token_views.bp, template_views.bp,
-        health_views.bp, metrics_views.bp,
+        health_views.bp, metrics_views.bp, timed_job_views.bp,
     ]))
     token_views.init_app(app)
 

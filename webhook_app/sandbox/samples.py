@@ -79,10 +79,33 @@ def build(state: SandboxState, kind: str, *, object_id: str | None = None, text:
     raise ValueError(f"unknown sample kind {kind!r}; known: {', '.join(KINDS)}")
 
 
+def broken(payload: dict) -> dict:
+    """The same signed envelope with every entry's item emptied: stored (200), then its events fail processing."""
+    for entry in payload.get("entry", []):
+        for item in entry.get("messaging", []):
+            for key in ("message", "reaction", "postback", "read"):
+                item.pop(key, None)
+        for change in entry.get("changes", []):
+            change["value"] = None
+    return payload
+
+
+def take_failing(state: SandboxState) -> bool:
+    """Whether this delivery is one of the next N the control page asked to fail (counting it down)."""
+    with state.lock:
+        if getattr(state, "failing_webhooks", 0) > 0:
+            state.failing_webhooks -= 1
+            return True
+        return False
+
+
 def send(state: SandboxState, kind: str, *, url: str | None = None, object_id: str | None = None,
          text: str | None = None, timeout: float = 10.0) -> dict:
     """Build, sign and POST a sample delivery; returns what the app answered."""
     payload = build(state, kind, object_id=object_id, text=text)
+    failing = take_failing(state)
+    if failing:
+        payload = broken(payload)
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     target = url or state.webhook_url
     if not target:
@@ -94,6 +117,8 @@ def send(state: SandboxState, kind: str, *, url: str | None = None, object_id: s
         result = {"kind": kind, "url": target, "status": response.status_code, "answer": response.text[:300]}
     except requests.RequestException as exc:
         result = {"kind": kind, "url": target, "status": None, "answer": exc.__class__.__name__}
+    if failing:
+        result["broken"] = True
     with state.lock:
         state.sent_webhooks.append(result)
     return {**result, "payload": payload}

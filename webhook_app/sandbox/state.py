@@ -193,6 +193,7 @@ class SandboxState:
             self.usage_peak: float = 0.0   # the highest usage any call saw since the limit was set
             self.calls: list[tuple[str, str]] = []
             self.sent_webhooks: list[dict] = []
+            self.failing_webhooks: int = 0   # the next N sample webhooks go out broken (their events fail)
             self.seed_default()
 
     def seed_default(self) -> None:
