@@ -84,9 +84,10 @@ def decode(value):
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 kwargs[f.name] = None   # a field added without a default since the file was written
         return cls(**kwargs)
-    for marker, kind in ((_TUPLE, tuple), (_DEQUE, deque), (_SET, set)):
-        if marker in value and len(value) == 1:
-            return kind(decode(v) for v in value[marker])
+    if _is_marked(value):
+        marker, items = next(iter(value.items()))
+        kind = {_TUPLE: tuple, _DEQUE: deque, _SET: set}[marker]
+        return kind(decode(v) for v in items)
     return {k: decode(v) for k, v in value.items()}
 
 
@@ -95,8 +96,12 @@ def _gone(raw, decoded) -> bool:
     return decoded is None and isinstance(raw, dict) and _TAG in raw
 
 
+def _is_marked(value: dict) -> bool:
+    return len(value) == 1 and next(iter(value)) in (_TUPLE, _DEQUE, _SET)
+
+
 def _decode_collection(value):
-    if isinstance(value, dict) and _TAG not in value:
+    if isinstance(value, dict) and _TAG not in value and not _is_marked(value):
         pairs = ((k, v, decode(v)) for k, v in value.items())
         return {k: d for k, raw, d in pairs if not _gone(raw, d)}
     if isinstance(value, list):

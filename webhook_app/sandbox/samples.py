@@ -80,13 +80,18 @@ def build(state: SandboxState, kind: str, *, object_id: str | None = None, text:
 
 
 def broken(payload: dict) -> dict:
-    """The same signed envelope with every entry's item emptied: stored (200), then its events fail processing."""
+    """The same signed envelope with every entry's item emptied: stored (200), then its events fail processing.
+
+    Each one is told apart by a random marker, so two broken deliveries are two events, not a duplicate.
+    """
     for entry in payload.get("entry", []):
+        marker = "sandbox-broken-" + secrets.token_hex(6)
         for item in entry.get("messaging", []):
             for key in ("message", "reaction", "postback", "read"):
                 item.pop(key, None)
+            item["sandbox_broken"] = marker
         for change in entry.get("changes", []):
-            change["value"] = None
+            change["value"] = marker
     return payload
 
 
