@@ -191,3 +191,47 @@ def test_an_expired_sandbox_token_shows_its_banner_within_a_minute_with_nothing_
     page = wait_until(lambda: (lambda text: "data-reauth=" in text and text)(browser.get("/").text), 60, interval=1)
     assert time.monotonic() - expired_at < 60
     assert re.search(r'href="/connect/meta" data-reconnect="meta-\d+"', page)
+
+
+README_COMMAND = re.compile(r"python -m (jobs\.[a-z_]+)((?: --?[a-z][a-z-]*)*)")
+LONG_RUNNING = {"--follow", "jobs.run_background_jobs"}
+
+
+def _readme_commands() -> list[list[str]]:
+    found = {(m.group(1), m.group(2).strip()) for m in README_COMMAND.finditer((ROOT / "README.md").read_text())}
+    return [[module, *flags.split()] for module, flags in sorted(found)]
+
+
+def test_every_job_command_in_the_readme_runs_in_development_against_the_sandbox(make_run):
+    run = make_run(SANDBOX_TOKEN_MONITOR_SECONDS="3600")   # quiet: only the commands below call the sandbox
+    run.wait_ready()
+    browser, _ = _owner(run)
+    assert consent(browser, "/connect/meta").status_code == 302
+    assert consent(browser, "/connect/whatsapp").status_code == 302
+    commands = _readme_commands()
+    modules = {c[0] for c in commands}
+    assert {"jobs.monitor_tokens", "jobs.refresh_tokens", "jobs.sync_templates", "jobs.sync_account_data",
+            "jobs.prune", "jobs.process_webhooks", "jobs.run_background_jobs", "jobs.migrate"} <= modules
+
+    # As a user types them: no sandbox URL, not even its port, in the environment.
+    env = {k: v for k, v in run.env.items() if k != "SANDBOX_PORT"}
+    for command in commands:
+        before = run.sandbox("GET", "counters")["calls"]
+        if LONG_RUNNING & {command[0], *command[1:]}:
+            proc = subprocess.Popen([sys.executable, "-m", *command], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+            time.sleep(2)
+            proc.terminate()
+            out, _ = proc.communicate(timeout=30)
+            code = proc.returncode
+        else:
+            done = subprocess.run([sys.executable, "-m", *command], cwd=ROOT, env=env, capture_output=True,
+                                  text=True, timeout=120)
+            out, code = done.stdout + done.stderr, done.returncode
+        assert code == 0, (command, out)
+        calls = run.sandbox("GET", "counters")["calls"] - before
+        if command[0] == "jobs.monitor_tokens":
+            assert "unchecked" not in out and re.search(r"^token check done .*: active \d+$", out, re.M), out
+            assert calls >= 1
+        if command[0] in ("jobs.sync_templates", "jobs.sync_account_data"):
+            assert calls >= 1, (command, out)
