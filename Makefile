@@ -33,3 +33,8 @@ clean:
 
 bench-dashboard: $(VENV)/.installed-dev
 	$(PY) -m bench.dashboard
+
+# Every benchmark (bench/run.py): makes bench/.venv for the reference systems, names missing tools.
+# BENCH_ARGS=--quick for a smoke run, BENCH_ARGS="--only drain,latency" for some.
+bench: $(VENV)/.installed-dev
+	$(PY) -m bench.run $(BENCH_ARGS)

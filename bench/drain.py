@@ -1,5 +1,5 @@
 """Drain benchmark: 100,000 pending events through the real processor (no-op and inbox handlers),
-and Procrastinate draining 100,000 no-op jobs on the same PostgreSQL.
+and Procrastinate and PgQueuer each draining 100,000 no-op jobs on the same PostgreSQL.
 
     python -m bench.drain [--events 100000] [--workers 2] [--batch-size 200]
 """
@@ -48,11 +48,23 @@ def drain_ours(pg: Postgres, name: str, field: str, events: int, workers: int, b
 
 def drain_procrastinate(pg: Postgres, jobs: int, concurrency: int) -> dict:
     if not BENCH_VENV_PYTHON.exists():
-        raise SystemExit("bench/.venv is missing: python3 -m venv bench/.venv && "
-                         "bench/.venv/bin/pip install procrastinate==3.10.0 'psycopg[binary]'")
+        raise SystemExit("bench/.venv is missing: `make bench` (python -m bench.run) makes it from "
+                         "bench/requirements-reference.txt")
     url = pg.fresh("bench_procrastinate", migrated=False)
     out = subprocess.run([str(BENCH_VENV_PYTHON), str(ROOT / "bench" / "procrastinate_drain.py"), url,
                           str(jobs), str(concurrency)], capture_output=True, text=True, timeout=3600)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def drain_pgqueuer(pg: Postgres, jobs: int, batch_size: int) -> dict:
+    if not BENCH_VENV_PYTHON.exists():
+        raise SystemExit("bench/.venv is missing: `make bench` (python -m bench.run) makes it from "
+                         "bench/requirements-reference.txt")
+    url = pg.fresh("bench_pgqueuer", migrated=False)
+    out = subprocess.run([str(BENCH_VENV_PYTHON), str(ROOT / "bench" / "pgqueuer_drain.py"), url, str(jobs),
+                          str(batch_size)], capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -64,6 +76,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--procrastinate-concurrency", type=int, default=10)
+    parser.add_argument("--pgqueuer-batch-size", type=int, default=100)
     args = parser.parse_args(argv)
     pg = Postgres()
     try:
@@ -76,10 +89,14 @@ def main(argv=None) -> dict:
         proc = drain_procrastinate(pg, args.events, args.procrastinate_concurrency)
         print(f"  Procrastinate {proc['version']}, no-op: {proc['jobs']} jobs in {proc['seconds']:.2f}s = "
               f"{proc['rate']:,.0f}/s (concurrency {proc['concurrency']})", flush=True)
+        pgq = drain_pgqueuer(pg, args.events, args.pgqueuer_batch_size)
+        print(f"  PgQueuer {pgq['version']}, no-op:      {pgq['jobs']} jobs in {pgq['seconds']:.2f}s = "
+              f"{pgq['rate']:,.0f}/s (batch size {pgq['batch_size']})", flush=True)
         ratio = noop["rate"] / proc["rate"]
         print(f"  ratio no-op ours / Procrastinate: {ratio:.1f}x (target >= 10x); "
+              f"ours / PgQueuer: {noop['rate'] / pgq['rate']:.1f}x; "
               f"no-op target >= 5,000/s: {'met' if noop['rate'] >= 5000 else 'MISSED'}", flush=True)
-        return {"noop": noop, "inbox": real, "procrastinate": proc, "ratio": ratio,
+        return {"noop": noop, "inbox": real, "procrastinate": proc, "pgqueuer": pgq, "ratio": ratio,
                 "workers": args.workers, "batch_size": args.batch_size}
     finally:
         pg.close()

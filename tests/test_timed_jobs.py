@@ -83,3 +83,15 @@ def test_a_timed_job_run_now_runs_the_service_command(settings, db, sql, monkeyp
     done = store.run_one(db, {runs.JOB_KIND: runs.run_job})
     assert done is not None
     assert wait_until(lambda: sql("SELECT status FROM background_jobs") == [("done",)], 5)
+
+
+def test_make_bench_names_the_one_command_for_a_missing_wrk_and_runs_the_rest(tmp_path):
+    # A PATH without wrk (only this interpreter's own directory).
+    env = {"PATH": str(tmp_path), "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "bench.run", "--list"], cwd=UNITS_DIR.parents[1], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "wrk is not installed, so intake, intake_ceiling will not run; to install it: apt-get install wrk"
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "would run latency", "would run drain", "would run refresh_tokens", "would run dashboard"]
