@@ -115,6 +115,8 @@ def main() -> int:
         applied = migrate(settings.database_url)
     except DatabaseUnavailable as exc:
         print(f"cannot reach the database: {exc}", file=sys.stderr)
+        if embedded:
+            embedded_db.stop(settings.var_dir / "pgdata")
         return 2
     say(f"Migrations: {len(applied)} applied.")
 

@@ -67,8 +67,12 @@ class Supervisor:
                 continue
             entry.failures = 1 if now - entry.started_at >= HEALTHY_SECONDS else entry.failures + 1
             pause = BACKOFF[min(entry.failures, len(BACKOFF)) - 1]
-            how = f"signal {signal.Signals(-code).name}" if code < 0 and -code in signal.Signals._value2member_map_ \
-                else f"code {code}"
+            how = f"code {code}"
+            if code < 0:
+                try:
+                    how = f"signal {signal.Signals(-code).name}"
+                except ValueError:
+                    how = f"signal {-code}"
             self.say(f"{entry.child.name} exited ({how}); restarting it in {pause:g}s "
                      f"(restart {entry.failures} in a row)")
             entry.restart_at = now + pause
