@@ -103,6 +103,8 @@ def test_a_second_make_run_exits_1_naming_the_first_and_leaves_it_healthy(settin
         assert auth.login().status_code == 302
         assert (tmp_path / "var" / "make-run.lock").read_bytes() == lock_before
         assert first.proc.poll() is None
+        # Starting the embedded server said nothing alarming.
+        assert "XDG_RUNTIME_DIR" not in first.output() and "Warning" not in first.output()
     finally:
         assert first.stop() == 0
         shutil.rmtree(tmp_path, ignore_errors=True)

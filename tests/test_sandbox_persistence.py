@@ -192,6 +192,11 @@ def test_expire_one_account_and_reset_says_what_to_reconnect(sandbox, server, br
     problems = {t["subject"]: t["problem"] for t in sandbox.state.summary()["tokens"]}
     assert problems[page] == "expired" and [s for s, p in problems.items() if p] == [page]
 
+    page_text = requests.get(sandbox.url + "/_sandbox/", timeout=10).text
+    for button in ("Verify the app's webhook URLs", "Send the burst", "Fail them", "Recover (send good ones again)",
+                   ">Expire</button>", ">Revoke</button>", ">monitor-tokens</button>", "Reset the sandbox"):
+        assert button in page_text
+
     reset = requests.post(sandbox.url + "/_sandbox/reset", timeout=10)   # the page's button, followed
     assert reset.status_code == 200
     notice = re.search(r'<p role="status" id="notice"><strong>(.*?)</strong>', reset.text).group(1)
