@@ -57,7 +57,7 @@ def sandbox_env(settings: Settings) -> dict[str, str]:
     return urls(f"http://{settings.host}:{settings.sandbox_port}")
 
 
-def schedule(settings: Settings, env: dict[str, str], embedded: bool = False) -> list[Plan]:
+def schedule(settings: Settings, env: dict[str, str]) -> list[Plan]:
     """The timers of deployment/systemd as `make run` runs them (the sandbox's token monitor quicker)."""
     plans = []
     for name, job in timed_jobs().items():
@@ -69,9 +69,6 @@ def schedule(settings: Settings, env: dict[str, str], embedded: bool = False) ->
             every = settings.sandbox_token_monitor_seconds
             # Each quick run asks again rather than answering from the 5-minute cache.
             job_env["TOKEN_HEALTH_CACHE_SECONDS"] = str(max(1, int(every) - 1))
-        if name == "backup" and embedded and "PG_BIN" not in env:
-            # The wheel's pg_dump matches the embedded server's version.
-            job_env["PG_BIN"] = str(embedded_db.client_bin_dir())
         plans.append(Plan(job, job_env, every))
     return plans
 
@@ -111,6 +108,8 @@ def main() -> int:
         say(f"Starting the embedded PostgreSQL (data in {settings.var_dir / 'pgdata'}) ...")
         settings = with_database_url(settings)
         env["DATABASE_URL"] = settings.database_url
+        # The backup (on its timer or run now) needs a pg_dump as new as the server: the wheel's own.
+        env.setdefault("PG_BIN", str(embedded_db.client_bin_dir()))
     try:
         applied = migrate(settings.database_url)
     except DatabaseUnavailable as exc:
@@ -134,7 +133,7 @@ def main() -> int:
 
     old = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     supervisor = Supervisor(children(settings), env, PROJECT_ROOT, say)
-    scheduler = Scheduler(schedule(settings, env, embedded), settings.var_dir, PROJECT_ROOT, say)
+    scheduler = Scheduler(schedule(settings, env), settings.var_dir, PROJECT_ROOT, say)
     try:
         supervisor.start()
         scheduler.start()
