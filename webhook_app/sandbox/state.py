@@ -17,8 +17,9 @@ from typing import Iterable
 SHORT_LIVED_SECONDS = 2 * 3600
 LONG_LIVED_SECONDS = 60 * 24 * 3600
 CODE_SECONDS = 600
-TIKTOK_ACCESS_SECONDS = 24 * 3600
-TIKTOK_REFRESH_SECONDS = 365 * 24 * 3600
+# TikTok's lifetimes (developers.tiktok.com, "Manage OAuth Access Tokens", 2026-11): 2 hours and 180 days.
+TIKTOK_ACCESS_SECONDS = 2 * 3600
+TIKTOK_REFRESH_SECONDS = 180 * 24 * 3600
 
 
 class SandboxError(Exception):
