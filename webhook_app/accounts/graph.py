@@ -365,7 +365,7 @@ class TikTokClient(_Http):
         return self._token_call(code=code, grant_type="authorization_code", redirect_uri=redirect_uri)
 
     def refresh(self, refresh_token: str) -> dict:
-        """New access token (24 h) and possibly a new refresh token (365 days): store both."""
+        """A new access token (2 hours) and a new refresh token (180 days) that voids this one: store both at once."""
         return self._token_call(grant_type="refresh_token", refresh_token=refresh_token)
 
     def revoke(self, access_token: str) -> None:
