@@ -163,9 +163,16 @@ def list_accounts(db: Database, user_id: int, window_days: int = credentials.DEF
     return out
 
 
+RECONNECT = {"meta": "/connect/meta", "instagram": "/connect/meta", "whatsapp": "/connect/whatsapp",
+             "tiktok": "/connect/tiktok"}
+
+
 def _account(prefix: str, kind: str, row: dict, external_id: str, name: str, window_days: int, **details) -> dict:
+    status = credentials.status(row, window_days)
+    reconnect = "/connect/instagram" if details.get("token_kind") == "instagram_login" else RECONNECT[prefix]
     return {"id": f"{prefix}-{row['id']}", "kind": kind, "external_id": external_id, "name": name,
-            "status": credentials.status(row, window_days), "status_reason": row.get("status_reason"),
+            "status": status, "status_reason": row.get("status_reason"),
+            "reconnect": reconnect if status in ("needs_reauth", "expiring") else None,
             "expires_at": iso(credentials.lifetime_end(row)), "connected_at": iso(row.get("created_at")),
             "details": details}
 
