@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         health_views.bp, metrics_views.bp,
     ]))
     token_views.init_app(app)
+    account_views.init_app(app)
 
     @app.context_processor
     def _settings():

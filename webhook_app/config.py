@@ -40,7 +40,8 @@ class Settings:
     meta_app_id: str | None = None
     meta_app_secret: str = ""
     meta_verify_token: str = ""
-    meta_graph_version: str = "v24.0"
+    # The newest version Meta serves (accounts/graph.py: GRAPH_VERSION_CALENDAR says until when each is served).
+    meta_graph_version: str = "v26.0"
     meta_graph_url: str = "https://graph.facebook.com"
     meta_dialog_url: str = "https://www.facebook.com"
     instagram_graph_url: str = "https://graph.instagram.com"

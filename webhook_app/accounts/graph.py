@@ -14,6 +14,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Callable, Iterator
 
 import requests
@@ -21,6 +22,55 @@ import requests
 from webhook_app.exceptions import InstaConnectError
 
 log = logging.getLogger(__name__)
+
+# Graph API versions and the day each stops being served ("Expiration Date"; None: not announced yet), as
+# Meta's changelog listed them: https://developers.facebook.com/docs/graph-api/changelog/versions/ (read
+# 2026-12-01). One table for the whole service; add a row when Meta publishes a new version or date.
+GRAPH_VERSION_CALENDAR: dict[str, date | None] = {
+    "v17.0": date(2025, 9, 12),
+    "v18.0": date(2026, 1, 26),
+    "v19.0": date(2026, 5, 21),
+    "v20.0": date(2026, 9, 24),
+    "v21.0": date(2027, 1, 21),
+    "v22.0": date(2027, 5, 20),
+    "v23.0": date(2027, 10, 8),
+    "v24.0": date(2028, 2, 18),
+    "v25.0": date(2028, 7, 29),
+    "v26.0": None,              # released 2026-07-29, the newest; end of life to be announced
+}
+GRAPH_CALENDAR_SOURCE = "https://developers.facebook.com/docs/graph-api/changelog/versions/"
+GRAPH_CALENDAR_CHECKED = date(2026, 12, 1)
+VERSION_WARNING_DAYS = 90
+
+
+def version_status(version: str, today: date) -> dict:
+    """Where the configured Graph API version stands on Meta's calendar, with a warning from 90 days before its end."""
+    known = version in GRAPH_VERSION_CALENDAR
+    ends = GRAPH_VERSION_CALENDAR.get(version)
+    newest = max(GRAPH_VERSION_CALENDAR, key=lambda v: tuple(int(p) for p in v[1:].split(".")))
+    days_left = (ends - today).days if ends else None
+    warning = None
+    if not known:
+        warning = (f"Graph API {version} is not in this service's calendar of Meta's versions (checked "
+                   f"{GRAPH_CALENDAR_CHECKED.isoformat()}); check {GRAPH_CALENDAR_SOURCE} and set META_GRAPH_VERSION "
+                   f"to a version Meta still serves ({newest} is the newest known).")
+    elif days_left is not None and days_left < 0:
+        warning = (f"Graph API {version} reached its end of life on {ends.isoformat()}: Meta now answers with a "
+                   f"newer version. Set META_GRAPH_VERSION to {newest}.")
+    elif days_left is not None and days_left <= VERSION_WARNING_DAYS:
+        warning = (f"Graph API {version} stops working on {ends.isoformat()} ({days_left} days from now). "
+                   f"Set META_GRAPH_VERSION to {newest} before then.")
+    return {"version": version, "known": known, "end_of_life": ends.isoformat() if ends else None,
+            "days_left": days_left, "warning": warning, "newest": newest, "source": GRAPH_CALENDAR_SOURCE,
+            "calendar_checked": GRAPH_CALENDAR_CHECKED.isoformat()}
+
+
+def warn_if_version_ending(version: str, today: date) -> dict:
+    """version_status, and the warning in the log when there is one (at start-up, and by the daily refresh job)."""
+    status = version_status(version, today)
+    if status["warning"]:
+        log.warning("%s", status["warning"])
+    return status
 
 # Meta error codes (https://developers.facebook.com/docs/graph-api/guides/error-handling).
 REAUTH_CODES = {190, 102, 10} | set(range(200, 300))

@@ -1,5 +1,11 @@
-"""`/api/accounts` and `/api/pages`: the user's connected accounts and Pages as JSON (never tokens)."""
+"""`/api/accounts` and `/api/pages`: the user's connected accounts and Pages as JSON (never tokens).
+
+`/api/accounts` also carries `graph_api` (the Graph API version's end-of-life warning); the dashboard's banner
+partial reads the same through the `account_warnings()` template function.
+"""
 from __future__ import annotations
+
+from datetime import date, datetime, timezone
 
 from flask import Blueprint, current_app, jsonify
 from flask_login import current_user, login_required
@@ -19,12 +25,22 @@ def _settings():
     return current_app.config["SETTINGS"]
 
 
+def today() -> date:
+    """Today in UTC; `app.config["CLOCK"]` (a callable returning an aware datetime) sets the clock in tests."""
+    clock = current_app.config.get("CLOCK")
+    return (clock() if clock else datetime.now(timezone.utc)).astimezone(timezone.utc).date()
+
+
+def graph_api_status() -> dict:
+    return graph.version_status(_settings().meta_graph_version, today())
+
+
 @bp.get("/accounts")
 @login_required
 def list_accounts():
     """Connected accounts with status (active, expiring, needs_reauth, inactive)."""
     items = accounts.list_accounts(get_db(), current_user.id, _settings().token_refresh_window_days)
-    return jsonify(accounts=items)
+    return jsonify(accounts=items, graph_api=graph_api_status())
 
 
 @bp.delete("/accounts/<account_id>")
@@ -68,3 +84,19 @@ def select_page(page_id: int):
         return error_response(502, f"Meta did not subscribe the Page: {exc.message}")
     current_app.logger.info("user %s selected page %s", current_user.id, page["page_id"])
     return jsonify(page=page)
+
+
+def init_app(app) -> None:
+    """Warn in the log at start-up when the Graph API version nears its end, and give pages `account_warnings()`."""
+    graph.warn_if_version_ending(app.config["SETTINGS"].meta_graph_version, datetime.now(timezone.utc).date())
+
+    @app.context_processor
+    def _warnings():
+        def account_warnings():
+            """Service-wide warnings for the banner partial: the Graph API version's end of life."""
+            if not current_user.is_authenticated:
+                return []
+            status = graph_api_status()
+            return [{"kind": "graph_version", "text": status["warning"]}] if status["warning"] else []
+
+        return {"account_warnings": account_warnings}
