@@ -45,6 +45,10 @@ class Settings:
     meta_graph_url: str = "https://graph.facebook.com"
     meta_dialog_url: str = "https://www.facebook.com"
     instagram_graph_url: str = "https://graph.instagram.com"
+    # Instagram API with Instagram Login: the consent page (www.instagram.com) and the code exchange
+    # (api.instagram.com); its other calls go to instagram_graph_url.
+    instagram_auth_url: str = "https://www.instagram.com"
+    instagram_api_url: str = "https://api.instagram.com"
     tiktok_client_key: str | None = None
     tiktok_client_secret: str | None = None
     tiktok_api_url: str = "https://open.tiktokapis.com"
@@ -146,6 +150,8 @@ _VARIABLES = {
     "meta_graph_url": ("META_GRAPH_URL", _url),
     "meta_dialog_url": ("META_DIALOG_URL", _url),
     "instagram_graph_url": ("INSTAGRAM_GRAPH_URL", _url),
+    "instagram_auth_url": ("INSTAGRAM_AUTH_URL", _url),
+    "instagram_api_url": ("INSTAGRAM_API_URL", _url),
     "tiktok_api_url": ("TIKTOK_API_URL", _url),
     "tiktok_auth_url": ("TIKTOK_AUTH_URL", _url),
     "host": ("HOST", _text),

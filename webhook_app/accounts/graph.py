@@ -347,9 +347,63 @@ class GraphClient(_Http):
 class InstagramClient(GraphClient):
     """graph.instagram.com: Instagram Login tokens, their refresh, account fields and media."""
 
+    def long_lived_token(self, short_lived: str) -> dict:
+        """`ig_exchange_token`: a short-lived (1 hour) Instagram Login token -> a long-lived one (60 days)."""
+        return self.get("/access_token", short_lived, grant_type="ig_exchange_token", client_secret=self.app_secret)
+
     def refresh_token(self, token: str) -> dict:
         """A fresh long-lived token (60 days) for one at least 24 hours old and not expired."""
         return self.get("/refresh_access_token", token, grant_type="ig_refresh_token")
+
+
+class InstagramLoginClient(_Http):
+    """api.instagram.com: Instagram Login's code exchange (its errors come in the old Instagram shape too)."""
+
+    def __init__(self, base_url: str, app_id: str, app_secret: str, **kw):
+        super().__init__(base_url, **kw)
+        self.app_id = app_id
+        self.app_secret = app_secret
+
+    def _error(self, response: requests.Response, path: str) -> GraphError | None:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code < 400 and isinstance(body, dict) and "error" not in body \
+                and "error_message" not in body:
+            return None
+        if not isinstance(body, dict):
+            kind = Transient if response.status_code >= 500 or response.status_code < 400 else Permanent
+            return kind(f"{path} answered HTTP {response.status_code}", status=response.status_code, path=path)
+        # {"error": {"message", "type", "code"}} or {"error_type", "code", "error_message"}.
+        error = body["error"] if isinstance(body.get("error"), dict) else {
+            "message": body.get("error_message"), "type": body.get("error_type"), "code": body.get("code")}
+        message = error.get("message") or f"{path} answered HTTP {response.status_code}"
+        code = error.get("code")
+        if response.status_code >= 500 or code in TRANSIENT_CODES:
+            return Transient(message, code=code, status=response.status_code, path=path)
+        if code in RATE_LIMIT_CODES or response.status_code == 429:
+            return RateLimited(message, code=code, retry_after=_retry_after(response) or 60.0,
+                               status=response.status_code, path=path)
+        # A refused code (used, expired, wrong redirect_uri) cannot be retried: the user starts again.
+        return Permanent(message, code=code, error_type=error.get("type"), status=response.status_code, path=path)
+
+    def exchange_code(self, code: str, redirect_uri: str) -> dict:
+        """Code -> short-lived token: {"access_token", "user_id", "permissions"} (either documented shape)."""
+        body = self._send("POST", "/oauth/access_token", headers={}, params=None,
+                          data={"client_id": self.app_id, "client_secret": self.app_secret,
+                                "grant_type": "authorization_code", "redirect_uri": redirect_uri,
+                                # Meta appends "#_" to the redirect; it is not part of the code.
+                                "code": code.removesuffix("#_")},
+                          error_from=self._error).json()
+        found = body["data"][0] if isinstance(body.get("data"), list) and body["data"] else body
+        if not found.get("access_token"):
+            raise Permanent("Instagram answered the code exchange without an access token", path="/oauth/access_token")
+        permissions = found.get("permissions") or ""
+        if isinstance(permissions, str):
+            permissions = [p for p in permissions.split(",") if p]
+        return {"access_token": found["access_token"], "user_id": str(found.get("user_id") or ""),
+                "permissions": list(permissions)}
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -438,6 +492,10 @@ def meta_client(settings, **kw) -> GraphClient:
 def instagram_client(settings, **kw) -> InstagramClient:
     return InstagramClient(settings.instagram_graph_url, settings.meta_graph_version, app_id=settings.meta_client_id,
                            app_secret=settings.meta_app_secret, **kw)
+
+
+def instagram_login_client(settings, **kw) -> InstagramLoginClient:
+    return InstagramLoginClient(settings.instagram_api_url, settings.meta_client_id, settings.meta_app_secret, **kw)
 
 
 def tiktok_client(settings, **kw) -> TikTokClient:

@@ -3,7 +3,8 @@
 Views and jobs call it (only the accounts package names the queries of sql/accounts.sql). It never
 returns a token to a caller that did not ask for one (`open_token`), and never returns ciphertext at
 all. Tokens are stored in `credentials` (webhook_app/tokens/credentials.py), with the status rule.
-Account ids seen by the API are `<kind>-<row id>`: meta-3, instagram-5, whatsapp-2, tiktok-1.
+Account ids seen by the API are `<kind>-<row id>`: meta-3, instagram-5, whatsapp-2, tiktok-1. An Instagram
+account is reached through a Facebook Page (token_kind 'page') or by Instagram Login ('instagram_login').
 """
 from __future__ import annotations
 
@@ -126,6 +127,24 @@ def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: di
     return account_id
 
 
+def store_instagram_login(db: Database, vault: Vault, user_id: int, *, ig_user_id: str, profile: dict, token: str,
+                          expires_in, scopes: list[str], subscribed_fields: list[str]) -> int:
+    """Store an Instagram account connected by Instagram Login: its own token, route and webhook subscription."""
+    with db.transaction() as tx:
+        account_id = tx.one("upsert_instagram_account", user_id=user_id, page_id=None, ig_user_id=ig_user_id,
+                            username=profile.get("username", ""), display_name=profile.get("name"),
+                            profile_picture_url=profile.get("profile_picture_url"),
+                            followers_count=profile.get("followers_count"), media_count=profile.get("media_count"),
+                            token_kind="instagram_login")["id"]
+        credentials.store(tx, vault, user_id=user_id, kind="instagram", account_id=account_id,
+                          token_kind="instagram_login", token=token, expires_at=expires_from(expires_in),
+                          scopes=scopes)
+        tx.run("upsert_account_route", external_id=ig_user_id, user_id=user_id, kind="instagram")
+        tx.run("start_webhook_subscription", user_id=user_id, kind="instagram", external_id=ig_user_id,
+               page_id=None, fields=subscribed_fields)
+    return account_id
+
+
 def store_tiktok_account(db: Database, vault: Vault, user_id: int, *, user: dict, tokens: dict) -> int:
     """Store a TikTok account; a missing refresh token keeps the one already stored."""
     open_id = tokens.get("open_id") or user["open_id"]
@@ -226,7 +245,7 @@ def _unsubscribe_page(db: Database, vault: Vault, graph: GraphClient, user_id: i
 
 
 def disconnect(db: Database, vault: Vault, user_id: int, account_id: str, *, graph: GraphClient,
-               tiktok: TikTokClient | None = None) -> dict:
+               tiktok: TikTokClient | None = None, instagram: GraphClient | None = None) -> dict:
     """Unsubscribe at Meta (best effort), then delete the account, its tokens and its webhook routes."""
     kind, row_id = parse_account_id(account_id)
     unsubscribed = True
@@ -246,7 +265,10 @@ def disconnect(db: Database, vault: Vault, user_id: int, account_id: str, *, gra
         account = db.one("get_instagram_account", id=row_id, user_id=user_id)
         if account is None:
             raise AccountNotFound(account_id)
+        if account["token_kind"] == "instagram_login" and instagram is not None:
+            unsubscribed = _unsubscribe_at_meta(vault, instagram, "me", account)
         with db.transaction() as tx:
+            tx.run("end_webhook_subscription", user_id=user_id, external_id=account["ig_user_id"])
             tx.run("delete_instagram_account", id=row_id, user_id=user_id)
             tx.run("delete_account_routes", user_id=user_id, external_ids=[account["ig_user_id"]])
     elif kind == "whatsapp":

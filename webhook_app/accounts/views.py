@@ -50,7 +50,8 @@ def disconnect(account_id: str):
     settings = _settings()
     try:
         result = accounts.disconnect(get_db(), vault_from_settings(settings), current_user.id, account_id,
-                                     graph=graph.meta_client(settings), tiktok=graph.tiktok_client(settings))
+                                     graph=graph.meta_client(settings), tiktok=graph.tiktok_client(settings),
+                                     instagram=graph.instagram_client(settings))
     except accounts.AccountNotFound:
         return error_response(404, NOT_FOUND)
     current_app.logger.info("user %s disconnected %s", current_user.id, account_id)

@@ -1,8 +1,8 @@
 """The Meta sandbox (SPEC 11): a separate small server imitating what this project calls at Meta and TikTok.
 
 The app knows it only by its base URLs (`sandbox_urls`): the same paths, parameters, JSON shapes,
-paging and error bodies as Meta's and TikTok's, under /graph, /facebook, /instagram, /tiktok and
-/tiktok-web. Its world lives in `state.SandboxState`; its controls are under /_sandbox/.
+paging and error bodies as Meta's and TikTok's, under /graph, /facebook, /instagram, /instagram-web,
+/instagram-api, /tiktok and /tiktok-web. Its world lives in `state.SandboxState`; its controls are under /_sandbox/.
 It refuses to exist in production.
 """
 from __future__ import annotations
@@ -22,6 +22,8 @@ def sandbox_urls(base_url: str) -> dict[str, str]:
         "meta_graph_url": f"{base}/graph",
         "meta_dialog_url": f"{base}/facebook",
         "instagram_graph_url": f"{base}/instagram",
+        "instagram_auth_url": f"{base}/instagram-web",
+        "instagram_api_url": f"{base}/instagram-api",
         "tiktok_api_url": f"{base}/tiktok",
         "tiktok_auth_url": f"{base}/tiktok-web",
     }
@@ -37,7 +39,7 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     """The sandbox server; webhooks it sends go to `webhook_url` (default: the app's /webhook)."""
     if settings.production:
         raise ConfigError("the Meta sandbox cannot run when APP_ENV=production")
-    from webhook_app.sandbox import controls, meta, tiktok
+    from webhook_app.sandbox import controls, instagram_login, meta, tiktok
 
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
@@ -45,7 +47,8 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
     app.extensions["sandbox"] = state or SandboxState(settings.meta_app_secret,
                                                       webhook_url or f"{base}/webhook")
-    for bp in (meta.dialog_bp, meta.graph_bp, meta.instagram_bp, tiktok.auth_bp, tiktok.api_bp, controls.bp):
+    for bp in (meta.dialog_bp, meta.graph_bp, meta.instagram_bp, tiktok.auth_bp, tiktok.api_bp, controls.bp,
+               *instagram_login.blueprints):
         app.register_blueprint(bp)
 
     @app.errorhandler(HTTPException)

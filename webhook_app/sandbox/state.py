@@ -121,6 +121,8 @@ class InstagramAccount:
     followers_count: int = 1200
     follows_count: int = 80
     media: list[dict] = field(default_factory=list)
+    # Instagram Login's own webhook subscription (POST /me/subscribed_apps); None: our app is not subscribed.
+    subscribed_fields: list[str] | None = None
 
 
 @dataclass
@@ -234,6 +236,18 @@ class SandboxState:
                 "media_product_type": "FEED", "like_count": 10 * (i + 1), "comments_count": i,
                 "permalink": f"https://www.instagram.com/p/sandbox{i}/",
                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(time.time() - 86400 * i))}
+
+    def add_instagram_account(self, username: str, name: str | None = None) -> InstagramAccount:
+        """An Instagram professional account with no Facebook Page (reached by Instagram Login only)."""
+        with self.lock:
+            ig = InstagramAccount(new_id(17), username, name or username)
+            ig.media = [self._media(ig.id, i) for i in range(3)]
+            self.instagram[ig.id] = ig
+            return ig
+
+    def set_instagram_subscription(self, ig_id: str, fields: list[str] | None) -> None:
+        with self.lock:
+            self.instagram[ig_id].subscribed_fields = list(fields) if fields is not None else None
 
     def add_waba(self, user_id: str, name: str, phone_numbers: int = 2) -> Waba:
         with self.lock:
