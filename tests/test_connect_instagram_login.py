@@ -71,6 +71,10 @@ def test_instagram_login_connects_an_account_without_a_page_and_subscribes_it(au
     user = sql("SELECT id FROM users")[0][0]
     assert sql("SELECT user_id, object, field FROM webhook_events") == [(user, "instagram", "comments")]
 
+    # A reply goes out through Instagram Login's send API with the account's own token.
+    sent = graph.instagram_client(settings).send_text(token, "232323232", "Thank you!")
+    assert sent["recipient_id"] == "232323232" and sent["message_id"]
+
 
 def test_instagram_login_account_is_synced_refreshed_after_a_day_and_disconnected(auth, browser, sandbox, sql,
                                                                                  settings, db, studio):

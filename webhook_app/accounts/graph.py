@@ -355,6 +355,11 @@ class InstagramClient(GraphClient):
         """A fresh long-lived token (60 days) for one at least 24 hours old and not expired."""
         return self.get("/refresh_access_token", token, grant_type="ig_refresh_token")
 
+    def send_text(self, token: str, recipient_id: str, text: str) -> dict:
+        """The Instagram Login send API (`POST /me/messages`): a text reply; answers recipient_id and message_id."""
+        return self.post("/me/messages", token, recipient=json.dumps({"id": recipient_id}),
+                         message=json.dumps({"text": text}))
+
 
 class InstagramLoginClient(_Http):
     """api.instagram.com: Instagram Login's code exchange (its errors come in the old Instagram shape too)."""

@@ -8,6 +8,7 @@ Instagram Login webhooks and messaging pages.
 """
 from __future__ import annotations
 
+import json
 import time
 
 from flask import Blueprint, abort, request
@@ -121,6 +122,14 @@ def subscribed_apps(version: str):
     return {"success": True}
 
 
+def _json_field(name: str) -> dict:
+    try:
+        value = json.loads(param(name) or "{}")
+    except ValueError:
+        raise meta_error(400, f"(#100) Param {name} must be a JSON object", 100) from None
+    return value if isinstance(value, dict) else {}
+
+
 @graph_bp.post("/<version>/me/messages")
 @graph_bp.post("/<version>/<object_id>/messages")
 @api_route("instagram")
@@ -129,8 +138,9 @@ def send_message(version: str, object_id: str | None = None):
     token = _login_token(kinds=("instagram",))
     if object_id not in (None, token.subject):
         raise meta_error(400, f"Unsupported post request. Object with ID '{object_id}' does not exist", 100, subcode=33)
-    body = request.get_json(silent=True) or {}
-    recipient = (body.get("recipient") or {}).get("id") or param("recipient")
+    # A JSON body, or form fields holding JSON (`recipient={"id": ...}`), as Meta accepts both.
+    body = request.get_json(silent=True) or {name: _json_field(name) for name in ("recipient", "message")}
+    recipient = (body.get("recipient") or {}).get("id")
     if not recipient:
         raise meta_error(400, "(#100) The parameter recipient is required", 100)
     message = body.get("message") or {}
