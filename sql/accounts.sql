@@ -285,3 +285,43 @@ ORDER BY m.taken_at, m.id;
 SELECT 'instagram-' || instagram_account_id AS account_id, media_id, caption, media_type, permalink, like_count,
        comments_count, posted_at
 FROM account_media WHERE user_id = %(user_id)s ORDER BY posted_at DESC NULLS LAST, id DESC LIMIT %(limit)s;
+
+-- subscription_activity --
+-- The user's live webhook subscriptions, each with the account it belongs to and its last 14 days of webhooks
+-- (a Page's include its linked Instagram account's): the last one, on how many days any came, and how many.
+SELECT s.id, s.kind, s.external_id, s.fields, s.subscribed_at, s.last_checked_at, s.check_result,
+       COALESCE(p.name, w.name, '@' || i.username, s.external_id) AS name,
+       CASE s.kind WHEN 'page' THEN 'meta-' || p.meta_account_id WHEN 'whatsapp_business' THEN 'whatsapp-' || w.id
+                   ELSE 'instagram-' || i.id END AS account_id,
+       a.last_event_at, a.active_days, a.events
+FROM webhook_subscriptions s
+LEFT JOIN pages p ON s.kind = 'page' AND p.id = s.page_id
+LEFT JOIN instagram_accounts linked ON linked.page_id = p.id
+LEFT JOIN whatsapp_accounts w ON s.kind = 'whatsapp_business' AND w.user_id = s.user_id AND w.waba_id = s.external_id
+LEFT JOIN instagram_accounts i ON s.kind = 'instagram' AND i.user_id = s.user_id AND i.ig_user_id = s.external_id
+CROSS JOIN LATERAL (
+    SELECT max(e.received_at) AS last_event_at, count(DISTINCT date_trunc('day', e.received_at)) AS active_days,
+           count(*) AS events
+    FROM webhook_events e
+    WHERE e.user_id = s.user_id AND e.received_at > now() - interval '14 days'
+      AND e.entry_id IN (s.external_id, linked.ig_user_id)
+) a
+WHERE s.user_id = %(user_id)s AND s.unsubscribed_at IS NULL
+ORDER BY s.id;
+
+-- get_subscription --
+-- One of the user's live webhook subscriptions with the sealed token that manages it at Meta.
+SELECT s.id AS subscription_id, s.kind AS subscription_kind, s.external_id, s.fields, c.*
+FROM webhook_subscriptions s
+LEFT JOIN whatsapp_accounts w ON s.kind = 'whatsapp_business' AND w.user_id = s.user_id AND w.waba_id = s.external_id
+LEFT JOIN instagram_accounts i ON s.kind = 'instagram' AND i.user_id = s.user_id AND i.ig_user_id = s.external_id
+JOIN account_credentials c ON (s.kind = 'page' AND c.kind = 'page' AND c.id = s.page_id)
+                           OR (s.kind = 'whatsapp_business' AND c.kind = 'whatsapp' AND c.id = w.id)
+                           OR (s.kind = 'instagram' AND c.kind = 'instagram' AND c.id = i.id)
+WHERE s.id = %(id)s AND s.user_id = %(user_id)s AND s.unsubscribed_at IS NULL;
+
+-- record_subscription_check --
+-- What asking Meta found; a resubscription starts the subscription's clock again (its silence is reset).
+UPDATE webhook_subscriptions SET last_checked_at = now(), check_result = %(result)s,
+    subscribed_at = CASE WHEN %(result)s = 'resubscribed' THEN now() ELSE subscribed_at END
+WHERE id = %(id)s AND user_id = %(user_id)s;

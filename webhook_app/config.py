@@ -74,6 +74,8 @@ class Settings:
     trusted_proxy_count: int = 0
     jobs_poll_seconds: float = 5.0
     data_sync_spacing_seconds: float = 2.0
+    # An account that usually gets webhooks every day is "silent" after this long without one (accounts/silence.py).
+    silence_alarm_hours: float = 6.0
 
     @property
     def production(self) -> bool:
@@ -118,6 +120,10 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return _number(env, name, default, float, "a number of seconds")
+
+
+def _hours(env: Mapping[str, str], name: str, default: float) -> float:
+    return _number(env, name, default, float, "a number of hours")
 
 
 def _floats(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -170,6 +176,7 @@ _VARIABLES = {
     "trusted_proxy_count": ("TRUSTED_PROXY_COUNT", _int),
     "jobs_poll_seconds": ("JOBS_POLL_SECONDS", _float),
     "data_sync_spacing_seconds": ("DATA_SYNC_SPACING_SECONDS", _float),
+    "silence_alarm_hours": ("SILENCE_ALARM_HOURS", _hours),
 }
 
 
