@@ -54,8 +54,8 @@ DELETE FROM account_routes WHERE user_id = %(user_id)s AND external_id = ANY(%(e
 -- list_meta_accounts --
 -- The user's Facebook logins with what the status rule reads, without tokens.
 SELECT m.id, m.meta_user_id, m.name, c.token_kind, c.scopes, c.kind, c.status, c.status_reason, c.has_token,
-       c.expires_at, c.refresh_expires_at, c.checked_expires_at, c.data_access_expires_at, c.last_refreshed_at,
-       c.last_validated_at, m.created_at, m.updated_at
+       c.expires_at, c.refresh_expires_at, c.checked_expires_at, c.data_access_expires_at,
+       c.checked_data_access_expires_at, c.last_refreshed_at, c.last_validated_at, m.created_at, m.updated_at
 FROM meta_accounts m JOIN account_credentials c ON c.kind = 'meta' AND c.id = m.id
 WHERE m.user_id = %(user_id)s ORDER BY m.id;
 
@@ -63,7 +63,8 @@ WHERE m.user_id = %(user_id)s ORDER BY m.id;
 -- The user's Instagram accounts with the Page they come through and the credential they use, without tokens.
 SELECT i.id, i.ig_user_id, i.username, i.name, i.profile_picture_url, i.followers_count, i.media_count,
        i.token_kind, c.kind, c.status, c.status_reason, c.has_token, c.expires_at, c.refresh_expires_at,
-       c.checked_expires_at, i.created_at, i.updated_at, p.page_id AS page_external_id, p.name AS page_name
+       c.checked_expires_at, c.data_access_expires_at, c.checked_data_access_expires_at, i.created_at, i.updated_at,
+       p.page_id AS page_external_id, p.name AS page_name
 FROM instagram_accounts i JOIN account_credentials c ON c.kind = 'instagram' AND c.id = i.id
 LEFT JOIN pages p ON p.id = i.page_id
 WHERE i.user_id = %(user_id)s ORDER BY i.id;
@@ -71,8 +72,8 @@ WHERE i.user_id = %(user_id)s ORDER BY i.id;
 -- list_whatsapp_accounts --
 -- The user's WhatsApp Business accounts with their phone numbers, without tokens.
 SELECT w.id, w.waba_id, w.name, w.currency, w.timezone_id, c.token_kind, c.scopes, c.kind, c.status,
-       c.status_reason, c.has_token, c.expires_at, c.refresh_expires_at, c.checked_expires_at, w.created_at,
-       w.updated_at,
+       c.status_reason, c.has_token, c.expires_at, c.refresh_expires_at, c.checked_expires_at,
+       c.data_access_expires_at, c.checked_data_access_expires_at, w.created_at, w.updated_at,
        COALESCE(json_agg(json_build_object('id', n.phone_number_id, 'display_phone_number', n.display_phone_number,
                                            'verified_name', n.verified_name, 'quality_rating', n.quality_rating)
                 ORDER BY n.id) FILTER (WHERE n.id IS NOT NULL), '[]') AS phone_numbers
@@ -80,7 +81,7 @@ FROM whatsapp_accounts w JOIN account_credentials c ON c.kind = 'whatsapp' AND c
 LEFT JOIN whatsapp_phone_numbers n ON n.whatsapp_account_id = w.id
 WHERE w.user_id = %(user_id)s
 GROUP BY w.id, c.token_kind, c.scopes, c.kind, c.status, c.status_reason, c.has_token, c.expires_at,
-         c.refresh_expires_at, c.checked_expires_at
+         c.refresh_expires_at, c.checked_expires_at, c.data_access_expires_at, c.checked_data_access_expires_at
 ORDER BY w.id;
 
 -- list_tiktok_accounts --

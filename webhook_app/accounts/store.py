@@ -42,6 +42,15 @@ def expires_from(seconds) -> datetime | None:
     return datetime.now(timezone.utc) + timedelta(seconds=seconds) if seconds > 0 else None
 
 
+def epoch(value) -> datetime | None:
+    """Meta's epoch seconds (debug_token's expires_at, data_access_expires_at; 0: never) as a datetime."""
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        return None
+    return datetime.fromtimestamp(value, timezone.utc) if value > 0 else None
+
+
 def parse_account_id(account_id: str) -> tuple[str, int]:
     kind, _, number = account_id.partition("-")
     if kind not in ACCOUNT_KINDS or not number.isdigit():
@@ -61,6 +70,7 @@ class MetaLogin:
     expires_in: int | None
     scopes: list[str]
     pages: list[dict]            # id, name, category, access_token, instagram (dict or None)
+    data_access_expires_at: datetime | None = None   # debug_token: when Meta stops sharing the user's data
 
 
 def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin) -> dict:
@@ -71,7 +81,8 @@ def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin)
         meta_account_id = tx.one("upsert_meta_account", user_id=user_id, meta_user_id=login.meta_user_id,
                                  display_name=login.name)["id"]
         credentials.store(tx, vault, user_id=user_id, kind="meta", account_id=meta_account_id,
-                          token_kind="long_lived_user", token=login.token, expires_at=expires_at, scopes=login.scopes)
+                          token_kind="long_lived_user", token=login.token, expires_at=expires_at, scopes=login.scopes,
+                          data_access_expires_at=login.data_access_expires_at)
         keep_pages, keep_ig = [], []
         for page in login.pages:
             page_row = tx.one("upsert_page", user_id=user_id, meta_account_id=meta_account_id, page_id=page["id"],
@@ -102,7 +113,8 @@ def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin)
 
 
 def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: dict, phone_numbers: list[dict],
-                           token: str, expires_in, scopes: list[str], subscribed_fields: list[str]) -> int:
+                           token: str, expires_in, scopes: list[str], subscribed_fields: list[str],
+                           data_access_expires_at: datetime | None = None) -> int:
     """Store a WhatsApp Business account, its phone numbers, routes and webhook subscription."""
     with db.transaction() as tx:
         account_id = tx.one("upsert_whatsapp_account", user_id=user_id, waba_id=waba["id"],
@@ -110,7 +122,8 @@ def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: di
                             timezone_id=waba.get("timezone_id"),
                             message_template_namespace=waba.get("message_template_namespace"))["id"]
         credentials.store(tx, vault, user_id=user_id, kind="whatsapp", account_id=account_id,
-                          token_kind="long_lived_user", token=token, expires_at=expires_from(expires_in), scopes=scopes)
+                          token_kind="long_lived_user", token=token, expires_at=expires_from(expires_in), scopes=scopes,
+                          data_access_expires_at=data_access_expires_at)
         tx.run("upsert_account_route", external_id=waba["id"], user_id=user_id, kind="whatsapp_business")
         for number in phone_numbers:
             tx.run("upsert_whatsapp_phone_number", user_id=user_id, whatsapp_account_id=account_id,
@@ -186,13 +199,33 @@ RECONNECT = {"meta": "/connect/meta", "instagram": "/connect/meta", "whatsapp": 
              "tiktok": "/connect/tiktok"}
 
 
+DATA_ACCESS_WARNING_DAYS = 14
+
+
+def _data_access(row: dict, name: str) -> tuple[datetime | None, str | None]:
+    """When Meta stops sharing this account's data (debug_token's data_access_expires_at), and a warning before."""
+    ends = row.get("checked_data_access_expires_at") or row.get("data_access_expires_at")
+    if ends is None:
+        return None, None
+    now = datetime.now(timezone.utc)
+    if ends <= now:
+        return ends, (f"Meta stopped sharing {name}'s data on {ends:%Y-%m-%d} (90 days after it was last "
+                      "authorized): reconnect the account to renew it.")
+    if ends <= now + timedelta(days=DATA_ACCESS_WARNING_DAYS):
+        return ends, (f"Meta stops sharing {name}'s data on {ends:%Y-%m-%d} unless the account is reconnected "
+                      "before then (data access lasts 90 days from the last authorization).")
+    return ends, None
+
+
 def _account(prefix: str, kind: str, row: dict, external_id: str, name: str, window_days: int, **details) -> dict:
     status = credentials.status(row, window_days)
+    data_access_ends, data_access_warning = _data_access(row, name)
     reconnect = "/connect/instagram" if details.get("token_kind") == "instagram_login" else RECONNECT[prefix]
     return {"id": f"{prefix}-{row['id']}", "kind": kind, "external_id": external_id, "name": name,
             "status": status, "status_reason": row.get("status_reason"),
-            "reconnect": reconnect if status in ("needs_reauth", "expiring") else None,
+            "reconnect": reconnect,
             "expires_at": iso(credentials.lifetime_end(row)), "connected_at": iso(row.get("created_at")),
+            "data_access_expires_at": iso(data_access_ends), "data_access_warning": data_access_warning,
             "details": details}
 
 
