@@ -216,3 +216,29 @@ def test_a_refused_refresh_token_asks_the_user_to_reconnect_tiktok(auth, browser
     page = browser.get("/").text
     assert f'href="/connect/tiktok" data-reconnect="tiktok-{account_id}"' in page
     assert sql("SELECT outcome, error_code FROM token_refresh_log") == [("needs_reauth", "invalid_grant")]
+
+
+@pytest.mark.slow  # starts the job as the timer does, in a subprocess
+def test_the_timer_s_command_refreshes_a_tiktok_token_expiring_within_the_hour(auth, browser, sandbox, sql,
+                                                                             settings):
+    import subprocess
+    import sys
+
+    from tests.support.live import ROOT, app_env
+    from webhook_app.sandbox import sandbox_env
+
+    account_id = _connect_tiktok(auth, browser, sql)
+    sql("UPDATE credentials SET expires_at = now() + interval '40 minutes' WHERE kind = 'tiktok'")
+    env = app_env(settings, **sandbox_env(sandbox.url))
+
+    dry = subprocess.run([sys.executable, "-m", "jobs.refresh_tiktok", "--dry-run"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    assert f"would refresh tiktok-{account_id}" in dry.stdout and "1 token(s) would be refreshed" in dry.stdout
+
+    done = subprocess.run([sys.executable, "-m", "jobs.refresh_tiktok"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "refreshed 1" in done.stdout
+    assert sql("SELECT expires_at > now() + interval '110 minutes' FROM credentials WHERE kind = 'tiktok'") == [
+        (True,)]
