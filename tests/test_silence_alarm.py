@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 
 from tests.support.live import AuthActions, Browser, LiveServer, consent
 from tests.support.rows import insert_event
@@ -48,8 +49,11 @@ def test_an_account_whose_subscription_was_removed_at_meta_alarms_and_the_check_
     # Daily traffic (every 3 hours for 10 days, on the Page and its Instagram account) until 7 hours ago ...
     _history(sql, page["page_id"], every_hours=3, until_hours_ago=7)
     _history(sql, page["instagram"]["id"], every_hours=5, until_hours_ago=9, object="instagram")
-    # ... when the subscription was removed at Meta.
-    sandbox.state.pages[page["page_id"]].subscribed_fields = None
+    # ... when the subscription was removed at Meta (the sandbox's control does what Meta can).
+    removed = requests.post(f"{sandbox.url}/_sandbox/api/subscriptions/remove", json={"object_id": page["page_id"]},
+                            timeout=10)
+    assert removed.json() == {"removed": 1}
+    assert sandbox.state.pages[page["page_id"]].subscribed_fields is None
 
     alarm = _silence(browser)
     assert alarm["silent"] is True and alarm["kind"] == "page" and alarm["external_id"] == page["page_id"]

@@ -2,7 +2,8 @@
 
 Every action accepts JSON (tests, scripts) or a form post from the page (which then returns to it):
 expire / revoke / age tokens, inject Meta errors, report high usage, set a call limit, add latency,
-send signed sample webhooks, seed more Pages or templates, reset.
+send signed sample webhooks, seed more Pages, templates or Page-less Instagram accounts, remove webhook
+subscriptions (the silence alarm's cause), reset.
 """
 from __future__ import annotations
 
@@ -53,6 +54,10 @@ Webhooks go to <code>{{ s.webhook_url or "(unknown)" }}</code>, signed with the 
 {{ "subscribed" if w.subscribed else "not subscribed" }}) {% endfor %}</p>
 <form method="post" action="seed"><input type="hidden" name="templates" value="250">
 <button>Add 250 templates</button></form>
+<form method="post" action="seed"><input type="hidden" name="instagram" value="sandbox.studio">
+<button>Add an Instagram account without a Page (for Instagram Login)</button></form>
+<form method="post" action="subscriptions/remove"><button>Remove every webhook subscription (as Meta can:
+the app then hears nothing)</button></form>
 <form method="post" action="reset"><button>Reset the sandbox</button></form></fieldset>
 <fieldset><legend>Last webhooks sent</legend><ul>
 {% for w in s.sent_webhooks|reverse %}<li>{{ w.kind }} → {{ w.status }} {{ w.answer }}</li>{% endfor %}
@@ -184,4 +189,13 @@ def seed():
     if "pages" in args:
         user_id = args.get("user_id") or sandbox.default_meta_user().id
         result["pages"] = len(sandbox.seed_pages(user_id, int(args["pages"])))
+    if "instagram" in args:
+        result["instagram"] = sandbox.add_instagram_account(args["instagram"]).id
     return _done(result)
+
+
+@bp.post("/subscriptions/remove")
+@bp.post("/api/subscriptions/remove")
+def remove_subscriptions():
+    """Unsubscribe our app from one object (object_id=) or from all, as removing it at Meta would."""
+    return _done({"removed": state().remove_subscriptions(_args().get("object_id"))})

@@ -249,6 +249,21 @@ class SandboxState:
         with self.lock:
             self.instagram[ig_id].subscribed_fields = list(fields) if fields is not None else None
 
+    def remove_subscriptions(self, object_id: str | None = None) -> int:
+        """As Meta can: our app no longer subscribed to this Page, WhatsApp or Instagram account (None: any)."""
+        with self.lock:
+            removed = 0
+            for page in self.pages.values():
+                if object_id in (None, page.id) and page.subscribed_fields is not None:
+                    page.subscribed_fields, removed = None, removed + 1
+            for waba in self.wabas.values():
+                if object_id in (None, waba.id) and waba.subscribed:
+                    waba.subscribed, removed = False, removed + 1
+            for ig in self.instagram.values():
+                if object_id in (None, ig.id) and ig.subscribed_fields is not None:
+                    ig.subscribed_fields, removed = None, removed + 1
+            return removed
+
     def add_waba(self, user_id: str, name: str, phone_numbers: int = 2) -> Waba:
         with self.lock:
             waba = Waba(new_id(), name, namespace=secrets.token_hex(8))
