@@ -39,6 +39,7 @@ def studio(sandbox):
 def test_instagram_login_connects_an_account_without_a_page_and_subscribes_it(auth, browser, sandbox, sql,
                                                                              settings, studio):
     auth.register()
+    assert 'id="connect-instagram" href="/connect/instagram"' in browser.get("/").text
     exchanges = sandbox.state.calls_to("/access_token")
 
     done = _log_in_with_instagram(browser, studio.id)
