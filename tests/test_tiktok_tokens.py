@@ -242,3 +242,40 @@ def test_the_timer_s_command_refreshes_a_tiktok_token_expiring_within_the_hour(a
     assert "refreshed 1" in done.stdout
     assert sql("SELECT expires_at > now() + interval '110 minutes' FROM credentials WHERE kind = 'tiktok'") == [
         (True,)]
+
+
+@pytest.mark.parametrize("fault, times, status, words", [
+    (200, 1, "needs_reauth", "took back a permission"),                  # scope_not_authorized
+    (190, 2, "needs_reauth", "refused this account's access token"),     # access_token_invalid, even renewed
+    (190, 1, "active", None),                  # refused early once: renewed, and the new one is taken
+    (4, 1, "active", None),                    # rate_limit_exceeded: wait, do not flag
+])
+def test_tiktok_error_codes_flag_the_account_or_wait(fault, times, status, words, auth, browser, sandbox, sql):
+    account_id = _connect_tiktok(auth, browser, sql)
+    sandbox.state.add_fault(fault, times=times, api="tiktok", path_contains="/user/info/")
+
+    checked = browser.api("POST", "/api/token-health/validate").json()["accounts"]
+
+    assert [a["status"] for a in checked] == [status]
+    listed = browser.api("GET", "/api/accounts").json()["accounts"][0]
+    assert listed["id"] == f"tiktok-{account_id}" and listed["status"] == status
+    if words:
+        assert words in listed["status_reason"]
+    else:
+        assert listed["status_reason"] is None
+    renewed = sql("SELECT outcome FROM token_refresh_log")
+    assert renewed == ([("refreshed",)] if fault == 190 else [])
+
+
+def test_disconnect_revokes_with_a_live_token_even_when_the_stored_one_lapsed(auth, browser, sandbox, sql):
+    account_id = _connect_tiktok(auth, browser, sql)
+    _issued_two_hours_ago(sandbox, sql)
+    user = sandbox.state.default_tiktok_user()
+
+    assert browser.api("DELETE", f"/api/accounts/tiktok-{account_id}").status_code == 200
+
+    # The refresh token (rotated just before the revoke) and every access token are dead at TikTok.
+    assert all(sandbox.state.token_problem(t) in ("revoked", "expired")
+               for t in sandbox.state.find_tokens(subject=user.open_id))
+    assert [t for t in sandbox.state.find_tokens(subject=user.open_id, kind="tiktok_refresh")
+            if sandbox.state.token_problem(t) is None] == []

@@ -319,8 +319,11 @@ def disconnect(db: Database, vault: Vault, user_id: int, account_id: str, *, gra
         if account is None:
             raise AccountNotFound(account_id)
         if tiktok is not None:
+            from webhook_app.tokens import tiktok_tokens  # it stores through this module: imported when used
+
             try:
-                tiktok.revoke(open_token(vault, account))
+                # Revoking needs a live access token (TikTok's last 2 hours): refreshed first when nearly out.
+                tiktok.revoke(tiktok_tokens.access_token(db, vault, tiktok, account))
             except (TokenUnavailable, GraphError) as exc:
                 log.info("TikTok token not revoked: %s", exc)
         with db.transaction() as tx:

@@ -45,7 +45,14 @@ def validate(db: Database, vault: Vault, clients: Clients, row: dict) -> dict:
     try:
         if row["kind"] == "tiktok":
             # Refreshed first when it expires within 10 minutes, like any other TikTok call.
-            clients.tiktok.user_info(tiktok_tokens.access_token(db, vault, clients.tiktok, row), fields="open_id")
+            try:
+                clients.tiktok.user_info(tiktok_tokens.access_token(db, vault, clients.tiktok, row), fields="open_id")
+            except graph.ReauthorizationRequired as exc:
+                if exc.code != "access_token_invalid":
+                    raise
+                # Refused before its time: renewed once and asked again; a second refusal is the account's.
+                renewed = tiktok_tokens.access_token(db, vault, clients.tiktok, row, renew=True)
+                clients.tiktok.user_info(renewed, fields="open_id")
             check.update(is_valid=True, expires_at=row["refresh_expires_at"])
         else:
             data = clients.meta.debug_token(open_token(vault, row))
@@ -85,9 +92,9 @@ def _needs_reauth(row: dict, check: dict) -> bool:
     if check["error_code"] == "unavailable":
         # A stored token that cannot be opened needs the user; no token at all is inactive, not a re-auth.
         return bool(row["has_token"])
-    # TikTok's day-long access token lapsing is the refresh job's business, not the user's.
-    ends = row["refresh_expires_at"]
-    return row["kind"] != "tiktok" or (ends is not None and ends <= datetime.now(timezone.utc))
+    # TikTok's 2-hour access token was renewed before the check (and once more if refused early): a refusal now
+    # is about the account, as for Meta.
+    return True
 
 
 def _code(code, subcode) -> str | None:

@@ -72,16 +72,18 @@ def refresh(db: Database, vault: Vault, client: graph.TikTokClient, credential_i
         return Refreshed("refreshed", fresh["access_token"])
 
 
-def access_token(db: Database, vault: Vault, client: graph.TikTokClient, row: dict) -> str:
+def access_token(db: Database, vault: Vault, client: graph.TikTokClient, row: dict, *, renew: bool = False) -> str:
     """A TikTok access token good for at least 10 more minutes, refreshed first when it is not (SPEC 9).
 
-    `row` is an account row with its credential (account_credentials or a data-sync row); raises TokenUnavailable
-    when the account must be connected again, a GraphError when TikTok could not be reached.
+    `row` is an account row with its credential (account_credentials or a data-sync row); `renew=True` refreshes
+    even a token that should still be good (TikTok refused it early) unless another writer just did. Raises
+    TokenUnavailable when the account must be connected again, a GraphError when TikTok could not be reached.
     """
-    if _usable_for(row, REFRESH_BEFORE):
+    if not renew and _usable_for(row, REFRESH_BEFORE):
         return open_token(vault, row)
     started = time.perf_counter()
-    done = refresh(db, vault, client, row["credential_id"])
+    done = refresh(db, vault, client, row["credential_id"], unless_valid_for=None if renew else REFRESH_BEFORE,
+                   unless_changed_from=row.get("refresh_token_ciphertext") if renew else None)
     if done.outcome != "fresh":  # another writer's refresh was logged by it
         db.run("log_token_refresh", user_id=row["user_id"], kind="tiktok", account_id=row["id"],
                method="tiktok_refresh_token", outcome=done.outcome, error_code=getattr(done.error, "code", None),
