@@ -12,7 +12,6 @@ from tests.support.live import consent
 from tests.support.rows import stored_token
 from webhook_app.accounts import graph
 from webhook_app.accounts.data_sync import DataSync
-from webhook_app.db import Database
 from webhook_app.tokens import refresh_run, tiktok_tokens
 from webhook_app.tokens.vault import from_settings as vault_from_settings
 

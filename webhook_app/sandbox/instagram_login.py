@@ -109,7 +109,8 @@ def subscribed_apps(version: str):
     if request.method == "GET":
         if account.subscribed_fields is None:
             return {"data": []}
-        return {"data": [{"id": "sandbox-app", "name": "Insta Connect", "subscribed_fields": account.subscribed_fields}]}
+        return {"data": [{"id": "sandbox-app", "name": "Insta Connect",
+                          "subscribed_fields": account.subscribed_fields}]}
     if request.method == "DELETE":
         state().set_instagram_subscription(account.id, None)
         return {"success": True}

@@ -56,7 +56,7 @@ def _token_pair(open_id: str, scopes: list[str]) -> dict:
 @api_bp.post("/v2/oauth/token/")
 @api_route("tiktok")
 def token():
-    """authorization_code -> tokens; refresh_token -> a new access token and a new refresh token (the old one voided)."""
+    """authorization_code -> tokens; refresh_token -> a new access token and refresh token (the old one voided)."""
     sandbox = state()
     if not param("client_key") or param("client_secret") != sandbox.app_secret:
         raise _oauth_error("invalid_client", "Client key or secret is incorrect.", 401)

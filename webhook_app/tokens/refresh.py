@@ -85,7 +85,7 @@ def _window_seconds(window: int | timedelta) -> float:
 
 def claim_due(db: Database, window: int | timedelta, limit: int, run_started_at: datetime,
               lease_seconds: int = CLAIM_SECONDS, only_kind: str | None = None) -> list[dict]:
-    """Claim up to `limit` tokens expiring within `window` (days, or a timedelta), soonest first; another job skips them."""
+    """Claim up to `limit` tokens expiring within `window` (days, or a timedelta), soonest first; others skip them."""
     return db.all("claim_tokens_to_refresh", window_seconds=_window_seconds(window), limit=limit,
                   lease_seconds=lease_seconds, run_started_at=run_started_at, account_id=None, kind=None,
                   user_id=None, only_kind=only_kind)

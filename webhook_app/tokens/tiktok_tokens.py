@@ -1,4 +1,5 @@
-"""TikTok's 2-hour access tokens (SPEC 9): refreshed before a call when they expire within 10 minutes, one writer at a time.
+"""TikTok's 2-hour access tokens (SPEC 9): refreshed before a call when they expire within 10 minutes, one writer
+at a time.
 
 Each refresh returns a new refresh token and voids the old one, so two processes refreshing the same
 account at once would leave one of them holding a dead token and the account locked out. Every TikTok
