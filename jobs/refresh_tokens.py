@@ -9,8 +9,10 @@ import argparse
 import logging
 import sys
 import threading
+from datetime import datetime, timezone
 
 from jobs.common import job_settings, stop_on_signals
+from webhook_app.accounts.graph import warn_if_version_ending
 from webhook_app.tokens.refresh_run import run
 
 log = logging.getLogger("jobs.refresh_tokens")
@@ -29,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--concurrency and --batch must be at least 1")
     try:
         settings = job_settings()
+        warn_if_version_ending(settings.meta_graph_version, datetime.now(timezone.utc).date())  # daily, in the log
         stop = threading.Event()
         with stop_on_signals(stop):
             summary = run(settings, dry_run=args.dry_run,

@@ -36,7 +36,7 @@ ACME_ROOT=/var/www/insta-connect-acme
 ENV_FILE="$ETC_DIR/insta-connect.env"
 # Settings handed from the operator's environment to the env file (and over SSH to the host).
 PASSED_SETTINGS=(META_APP_ID META_APP_SECRET TIKTOK_CLIENT_KEY TIKTOK_CLIENT_SECRET)
-JOB_TIMERS=(refresh-tokens sync-account-data monitor-tokens sync-templates prune backup)
+JOB_TIMERS=(refresh-tokens refresh-tiktok sync-account-data monitor-tokens sync-templates prune backup)
 
 DRY_RUN=0
 MODE=""

@@ -54,8 +54,8 @@ DELETE FROM account_routes WHERE user_id = %(user_id)s AND external_id = ANY(%(e
 -- list_meta_accounts --
 -- The user's Facebook logins with what the status rule reads, without tokens.
 SELECT m.id, m.meta_user_id, m.name, c.token_kind, c.scopes, c.kind, c.status, c.status_reason, c.has_token,
-       c.expires_at, c.refresh_expires_at, c.checked_expires_at, c.data_access_expires_at, c.last_refreshed_at,
-       c.last_validated_at, m.created_at, m.updated_at
+       c.expires_at, c.refresh_expires_at, c.checked_expires_at, c.data_access_expires_at,
+       c.checked_data_access_expires_at, c.last_refreshed_at, c.last_validated_at, m.created_at, m.updated_at
 FROM meta_accounts m JOIN account_credentials c ON c.kind = 'meta' AND c.id = m.id
 WHERE m.user_id = %(user_id)s ORDER BY m.id;
 
@@ -63,7 +63,8 @@ WHERE m.user_id = %(user_id)s ORDER BY m.id;
 -- The user's Instagram accounts with the Page they come through and the credential they use, without tokens.
 SELECT i.id, i.ig_user_id, i.username, i.name, i.profile_picture_url, i.followers_count, i.media_count,
        i.token_kind, c.kind, c.status, c.status_reason, c.has_token, c.expires_at, c.refresh_expires_at,
-       c.checked_expires_at, i.created_at, i.updated_at, p.page_id AS page_external_id, p.name AS page_name
+       c.checked_expires_at, c.data_access_expires_at, c.checked_data_access_expires_at, i.created_at, i.updated_at,
+       p.page_id AS page_external_id, p.name AS page_name
 FROM instagram_accounts i JOIN account_credentials c ON c.kind = 'instagram' AND c.id = i.id
 LEFT JOIN pages p ON p.id = i.page_id
 WHERE i.user_id = %(user_id)s ORDER BY i.id;
@@ -71,8 +72,8 @@ WHERE i.user_id = %(user_id)s ORDER BY i.id;
 -- list_whatsapp_accounts --
 -- The user's WhatsApp Business accounts with their phone numbers, without tokens.
 SELECT w.id, w.waba_id, w.name, w.currency, w.timezone_id, c.token_kind, c.scopes, c.kind, c.status,
-       c.status_reason, c.has_token, c.expires_at, c.refresh_expires_at, c.checked_expires_at, w.created_at,
-       w.updated_at,
+       c.status_reason, c.has_token, c.expires_at, c.refresh_expires_at, c.checked_expires_at,
+       c.data_access_expires_at, c.checked_data_access_expires_at, w.created_at, w.updated_at,
        COALESCE(json_agg(json_build_object('id', n.phone_number_id, 'display_phone_number', n.display_phone_number,
                                            'verified_name', n.verified_name, 'quality_rating', n.quality_rating)
                 ORDER BY n.id) FILTER (WHERE n.id IS NOT NULL), '[]') AS phone_numbers
@@ -80,7 +81,7 @@ FROM whatsapp_accounts w JOIN account_credentials c ON c.kind = 'whatsapp' AND c
 LEFT JOIN whatsapp_phone_numbers n ON n.whatsapp_account_id = w.id
 WHERE w.user_id = %(user_id)s
 GROUP BY w.id, c.token_kind, c.scopes, c.kind, c.status, c.status_reason, c.has_token, c.expires_at,
-         c.refresh_expires_at, c.checked_expires_at
+         c.refresh_expires_at, c.checked_expires_at, c.data_access_expires_at, c.checked_data_access_expires_at
 ORDER BY w.id;
 
 -- list_tiktok_accounts --
@@ -285,3 +286,43 @@ ORDER BY m.taken_at, m.id;
 SELECT 'instagram-' || instagram_account_id AS account_id, media_id, caption, media_type, permalink, like_count,
        comments_count, posted_at
 FROM account_media WHERE user_id = %(user_id)s ORDER BY posted_at DESC NULLS LAST, id DESC LIMIT %(limit)s;
+
+-- subscription_activity --
+-- The user's live webhook subscriptions, each with the account it belongs to and its last 14 days of webhooks
+-- (a Page's include its linked Instagram account's): the last one, on how many days any came, and how many.
+SELECT s.id, s.kind, s.external_id, s.fields, s.subscribed_at, s.last_checked_at, s.check_result,
+       COALESCE(p.name, w.name, '@' || i.username, s.external_id) AS name,
+       CASE s.kind WHEN 'page' THEN 'meta-' || p.meta_account_id WHEN 'whatsapp_business' THEN 'whatsapp-' || w.id
+                   ELSE 'instagram-' || i.id END AS account_id,
+       a.last_event_at, a.active_days, a.events
+FROM webhook_subscriptions s
+LEFT JOIN pages p ON s.kind = 'page' AND p.id = s.page_id
+LEFT JOIN instagram_accounts linked ON linked.page_id = p.id
+LEFT JOIN whatsapp_accounts w ON s.kind = 'whatsapp_business' AND w.user_id = s.user_id AND w.waba_id = s.external_id
+LEFT JOIN instagram_accounts i ON s.kind = 'instagram' AND i.user_id = s.user_id AND i.ig_user_id = s.external_id
+CROSS JOIN LATERAL (
+    SELECT max(e.received_at) AS last_event_at, count(DISTINCT date_trunc('day', e.received_at)) AS active_days,
+           count(*) AS events
+    FROM webhook_events e
+    WHERE e.user_id = s.user_id AND e.received_at > now() - interval '14 days'
+      AND e.entry_id IN (s.external_id, linked.ig_user_id)
+) a
+WHERE s.user_id = %(user_id)s AND s.unsubscribed_at IS NULL
+ORDER BY s.id;
+
+-- get_subscription --
+-- One of the user's live webhook subscriptions with the sealed token that manages it at Meta.
+SELECT s.id AS subscription_id, s.kind AS subscription_kind, s.external_id, s.fields, c.*
+FROM webhook_subscriptions s
+LEFT JOIN whatsapp_accounts w ON s.kind = 'whatsapp_business' AND w.user_id = s.user_id AND w.waba_id = s.external_id
+LEFT JOIN instagram_accounts i ON s.kind = 'instagram' AND i.user_id = s.user_id AND i.ig_user_id = s.external_id
+JOIN account_credentials c ON (s.kind = 'page' AND c.kind = 'page' AND c.id = s.page_id)
+                           OR (s.kind = 'whatsapp_business' AND c.kind = 'whatsapp' AND c.id = w.id)
+                           OR (s.kind = 'instagram' AND c.kind = 'instagram' AND c.id = i.id)
+WHERE s.id = %(id)s AND s.user_id = %(user_id)s AND s.unsubscribed_at IS NULL;
+
+-- record_subscription_check --
+-- What asking Meta found; a resubscription starts the subscription's clock again (its silence is reset).
+UPDATE webhook_subscriptions SET last_checked_at = now(), check_result = %(result)s,
+    subscribed_at = CASE WHEN %(result)s = 'resubscribed' THEN now() ELSE subscribed_at END
+WHERE id = %(id)s AND user_id = %(user_id)s;

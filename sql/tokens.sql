@@ -27,7 +27,8 @@ ON CONFLICT (kind, account_id) DO UPDATE SET
     status = 'active', status_reason = NULL, updated_at = now();
 
 -- claim_tokens_to_refresh --
--- Claim (FOR UPDATE SKIP LOCKED) tokens due for refresh, or one given account (account_id), for lease_seconds.
+-- Claim (FOR UPDATE SKIP LOCKED) tokens expiring within window_seconds (of one kind, if only_kind), or one given
+-- account (account_id), for lease_seconds. A TikTok row a before-call refresher holds locked is skipped.
 WITH claimed AS (
     UPDATE credentials c SET refresh_claimed_until = now() + make_interval(secs => %(lease_seconds)s)
     WHERE c.id IN (
@@ -46,8 +47,9 @@ WITH claimed AS (
                   -- Page tokens are derived again when their Facebook login is refreshed.
                   ELSE false END
           AND CASE WHEN %(account_id)s::bigint IS NULL
-                   THEN expires_at <= now() + make_interval(days => %(window_days)s)
-                        OR refresh_expires_at <= now() + make_interval(days => %(window_days)s)
+                   THEN (expires_at <= now() + make_interval(secs => %(window_seconds)s)
+                         OR refresh_expires_at <= now() + make_interval(secs => %(window_seconds)s))
+                        AND (%(only_kind)s::text IS NULL OR kind = %(only_kind)s)
                    ELSE kind = %(kind)s AND account_id = %(account_id)s AND user_id = %(user_id)s END
         ORDER BY expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
     RETURNING c.*
@@ -159,3 +161,12 @@ WHERE id = %(id)s
   AND CASE %(secret)s WHEN 'credentials.access_token' THEN access_token_ciphertext = %(old_ciphertext)s
                       WHEN 'credentials.refresh_token' THEN refresh_token_ciphertext = %(old_ciphertext)s
                       ELSE false END;
+
+-- lock_tiktok_credential --
+-- One TikTok credential with its sealed tokens, locked until the transaction ends: the one writer that refreshes it.
+SELECT c.id AS credential_id, c.kind, c.account_id AS id, c.user_id, c.status, c.expires_at, c.refresh_expires_at,
+       c.access_token_ciphertext, c.access_token_key_id, c.refresh_token_ciphertext, c.refresh_token_key_id,
+       (c.access_token_ciphertext IS NOT NULL OR c.refresh_token_ciphertext IS NOT NULL) AS has_token
+FROM credentials c
+WHERE c.id = %(credential_id)s AND c.kind = 'tiktok'
+FOR UPDATE;

@@ -65,7 +65,7 @@ def test_tiktok_connect_and_disconnect(auth, browser, sandbox, sql):
     assert f"Connected TikTok account {user.display_name}." in browser.get("/").text
     listed = browser.api("GET", "/api/accounts").json()["accounts"]
     assert [(a["kind"], a["external_id"], a["name"]) for a in listed] == [("tiktok", user.open_id, user.display_name)]
-    # Status follows the 365-day refresh token, not the 24-hour access token.
+    # Status follows the 180-day refresh token, not the 2-hour access token.
     assert listed[0]["status"] == "active"
     assert listed[0]["expires_at"] > listed[0]["details"]["access_expires_at"]
     assert sql("SELECT external_id, kind FROM account_routes") == [(user.open_id, "tiktok")]

@@ -26,7 +26,8 @@ def old_shape_db(pg_admin_url, tmp_path):
     old.mkdir()
     new.mkdir()
     for path in migration_files():
-        shutil.copy(path, new)
+        if path.name[:4] <= "0060":   # later migrations are other tests' business
+            shutil.copy(path, new)
         if path.name[:4] < "0060":
             shutil.copy(path, old)
     admin = psycopg2.connect(pg_admin_url)
@@ -194,7 +195,8 @@ def test_0060_moves_every_token_and_its_lifecycle_out_of_the_account_tables(old_
                        "refresh_claimed_until", "last_refreshed_at"],))
     assert leftovers == []
 
-    # The screens show what they showed before.
+    # The screens show what they showed before (on the whole schema: the app runs with every migration).
+    migrate(url)
     app = create_app(settings.with_overrides(database_url=url))
     live = LiveServer(app).start()
     try:

@@ -23,6 +23,7 @@ JOBS = {
     "insta-connect-refresh-tokens": ("jobs.refresh_tokens", "OnCalendar=*-*-* 02:00:00 UTC"),
     "insta-connect-sync-account-data": ("jobs.sync_account_data", "OnCalendar=*-*-* 03:00:00 UTC"),
     "insta-connect-monitor-tokens": ("jobs.monitor_tokens", "OnCalendar=*:0/30"),
+    "insta-connect-refresh-tiktok": ("jobs.refresh_tiktok", "OnCalendar=*:0/30"),
     "insta-connect-sync-templates": ("jobs.sync_templates", "OnCalendar=*-*-* *:20:00"),
     "insta-connect-prune": ("jobs.prune", "OnCalendar=*-*-* 04:00:00 UTC"),
 }

@@ -7,7 +7,7 @@ from flask import Flask, jsonify, redirect, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webhook_app import db
-from webhook_app.accounts import connect, metrics_views
+from webhook_app.accounts import connect, instagram_login, metrics_views
 from webhook_app.accounts import views as account_views
 from webhook_app.auth import users
 from webhook_app.auth import views as auth_views
@@ -75,11 +75,13 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(connect.bp)
+    app.register_blueprint(instagram_login.bp)
     app.register_blueprint(create_api_blueprint([
         account_views.bp, event_views.bp, inbox_views.bp, token_views.bp, template_views.bp,
         health_views.bp, metrics_views.bp, timed_job_views.bp,
     ]))
     token_views.init_app(app)
+    account_views.init_app(app)
 
     @app.context_processor
     def _settings():

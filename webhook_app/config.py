@@ -22,6 +22,8 @@ SANDBOX_PATHS = {
     "meta_graph_url": "/graph",
     "meta_dialog_url": "/facebook",
     "instagram_graph_url": "/instagram",
+    "instagram_auth_url": "/instagram-web",
+    "instagram_api_url": "/instagram-api",
     "tiktok_api_url": "/tiktok",
     "tiktok_auth_url": "/tiktok-web",
 }
@@ -51,10 +53,15 @@ class Settings:
     meta_app_id: str | None = None
     meta_app_secret: str = ""
     meta_verify_token: str = ""
-    meta_graph_version: str = "v24.0"
+    # The newest version Meta serves (accounts/graph.py: GRAPH_VERSION_CALENDAR says until when each is served).
+    meta_graph_version: str = "v26.0"
     meta_graph_url: str = "https://graph.facebook.com"
     meta_dialog_url: str = "https://www.facebook.com"
     instagram_graph_url: str = "https://graph.instagram.com"
+    # Instagram API with Instagram Login: the consent page (www.instagram.com) and the code exchange
+    # (api.instagram.com); its other calls go to instagram_graph_url.
+    instagram_auth_url: str = "https://www.instagram.com"
+    instagram_api_url: str = "https://api.instagram.com"
     tiktok_client_key: str | None = None
     tiktok_client_secret: str | None = None
     tiktok_api_url: str = "https://open.tiktokapis.com"
@@ -83,6 +90,8 @@ class Settings:
     # make run's scheduler checks tokens this often against the sandbox (systemd's 30 min otherwise),
     # so an expired sandbox token shows its banner within a minute.
     sandbox_token_monitor_seconds: float = 20.0
+    # An account that usually gets webhooks every day is "silent" after this long without one (accounts/silence.py).
+    silence_alarm_hours: float = 6.0
 
     @property
     def production(self) -> bool:
@@ -129,6 +138,10 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return _number(env, name, default, float, "a number of seconds")
 
 
+def _hours(env: Mapping[str, str], name: str, default: float) -> float:
+    return _number(env, name, default, float, "a number of hours")
+
+
 def _floats(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
     raw = env.get(name)
     if not raw:
@@ -159,6 +172,8 @@ _VARIABLES = {
     "meta_graph_url": ("META_GRAPH_URL", _url),
     "meta_dialog_url": ("META_DIALOG_URL", _url),
     "instagram_graph_url": ("INSTAGRAM_GRAPH_URL", _url),
+    "instagram_auth_url": ("INSTAGRAM_AUTH_URL", _url),
+    "instagram_api_url": ("INSTAGRAM_API_URL", _url),
     "tiktok_api_url": ("TIKTOK_API_URL", _url),
     "tiktok_auth_url": ("TIKTOK_AUTH_URL", _url),
     "host": ("HOST", _text),
@@ -178,6 +193,7 @@ _VARIABLES = {
     "jobs_poll_seconds": ("JOBS_POLL_SECONDS", _float),
     "data_sync_spacing_seconds": ("DATA_SYNC_SPACING_SECONDS", _float),
     "sandbox_token_monitor_seconds": ("SANDBOX_TOKEN_MONITOR_SECONDS", _float),
+    "silence_alarm_hours": ("SILENCE_ALARM_HOURS", _hours),
 }
 
 

@@ -138,7 +138,7 @@ def meta_callback():
         return _provider_failed("Meta", exc)
     login = accounts.MetaLogin(meta_user_id=me["id"], name=me.get("name", ""), token=token,
                                expires_in=long_lived.get("expires_in"), scopes=list(info.get("scopes", [])),
-                               pages=pages)
+                               pages=pages, data_access_expires_at=accounts.epoch(info.get("data_access_expires_at")))
     counts = accounts.store_meta_login(get_db(), vault_from_settings(_settings()), current_user.id, login)
     current_app.logger.info("user %s connected Meta login with %d pages, %d instagram accounts",
                             current_user.id, counts["pages"], counts["instagram"])
@@ -182,7 +182,8 @@ def whatsapp_callback():
             stored.append(accounts.store_whatsapp_account(
                 get_db(), vault, current_user.id, waba=waba, phone_numbers=numbers, token=token,
                 expires_in=long_lived.get("expires_in"), scopes=list(info.get("scopes", [])),
-                subscribed_fields=WHATSAPP_WEBHOOK_FIELDS))
+                subscribed_fields=WHATSAPP_WEBHOOK_FIELDS,
+                data_access_expires_at=accounts.epoch(info.get("data_access_expires_at"))))
             # The worker pulls the templates; the callback never waits for Meta's template pages.
             templates_sync.queue_sync(get_db(), stored[-1])
     except graph.GraphError as exc:

@@ -14,6 +14,7 @@ from typing import Callable
 
 from webhook_app.accounts.graph import GraphClient, GraphError, RateLimited, TikTokClient
 from webhook_app.db import Database
+from webhook_app.tokens import tiktok_tokens
 from webhook_app.tokens.credentials import TokenUnavailable, open_token
 from webhook_app.tokens.vault import Vault
 
@@ -98,7 +99,9 @@ class DataSync:
             tx.run("upsert_account_media", id=row["id"], user_id=row["user_id"], media=json.dumps(posts))
 
     def _tiktok(self, row: dict) -> None:
-        user = self.tiktok.user_info(open_token(self.vault, row), fields=TIKTOK_FIELDS)
+        # TikTok's access token lasts 2 hours: refreshed first (one writer per account) when it is nearly out.
+        token = tiktok_tokens.access_token(self.db, self.vault, self.tiktok, row)
+        user = self.tiktok.user_info(token, fields=TIKTOK_FIELDS)
         self.db.run("record_tiktok_metrics", id=row["id"], user_id=row["user_id"],
                     followers_count=user.get("follower_count"), follows_count=user.get("following_count"),
                     media_count=user.get("video_count"), likes_count=user.get("likes_count"))

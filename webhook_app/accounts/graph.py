@@ -14,6 +14,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Callable, Iterator
 
 import requests
@@ -21,6 +22,55 @@ import requests
 from webhook_app.exceptions import InstaConnectError
 
 log = logging.getLogger(__name__)
+
+# Graph API versions and the day each stops being served ("Expiration Date"; None: not announced yet), as
+# Meta's changelog listed them: https://developers.facebook.com/docs/graph-api/changelog/versions/ (read
+# 2026-12-01). One table for the whole service; add a row when Meta publishes a new version or date.
+GRAPH_VERSION_CALENDAR: dict[str, date | None] = {
+    "v17.0": date(2025, 9, 12),
+    "v18.0": date(2026, 1, 26),
+    "v19.0": date(2026, 5, 21),
+    "v20.0": date(2026, 9, 24),
+    "v21.0": date(2027, 1, 21),
+    "v22.0": date(2027, 5, 20),
+    "v23.0": date(2027, 10, 8),
+    "v24.0": date(2028, 2, 18),
+    "v25.0": date(2028, 7, 29),
+    "v26.0": None,              # released 2026-07-29, the newest; end of life to be announced
+}
+GRAPH_CALENDAR_SOURCE = "https://developers.facebook.com/docs/graph-api/changelog/versions/"
+GRAPH_CALENDAR_CHECKED = date(2026, 12, 1)
+VERSION_WARNING_DAYS = 90
+
+
+def version_status(version: str, today: date) -> dict:
+    """Where the configured Graph API version stands on Meta's calendar, with a warning from 90 days before its end."""
+    known = version in GRAPH_VERSION_CALENDAR
+    ends = GRAPH_VERSION_CALENDAR.get(version)
+    newest = max(GRAPH_VERSION_CALENDAR, key=lambda v: tuple(int(p) for p in v[1:].split(".")))
+    days_left = (ends - today).days if ends else None
+    warning = None
+    if not known:
+        warning = (f"Graph API {version} is not in this service's calendar of Meta's versions (checked "
+                   f"{GRAPH_CALENDAR_CHECKED.isoformat()}); check {GRAPH_CALENDAR_SOURCE} and set META_GRAPH_VERSION "
+                   f"to a version Meta still serves ({newest} is the newest known).")
+    elif days_left is not None and days_left < 0:
+        warning = (f"Graph API {version} reached its end of life on {ends.isoformat()}: Meta now answers with a "
+                   f"newer version. Set META_GRAPH_VERSION to {newest}.")
+    elif days_left is not None and days_left <= VERSION_WARNING_DAYS:
+        warning = (f"Graph API {version} stops working on {ends.isoformat()} ({days_left} days from now). "
+                   f"Set META_GRAPH_VERSION to {newest} before then.")
+    return {"version": version, "known": known, "end_of_life": ends.isoformat() if ends else None,
+            "days_left": days_left, "warning": warning, "newest": newest, "source": GRAPH_CALENDAR_SOURCE,
+            "calendar_checked": GRAPH_CALENDAR_CHECKED.isoformat()}
+
+
+def warn_if_version_ending(version: str, today: date) -> dict:
+    """version_status, and the warning in the log when there is one (at start-up, and by the daily refresh job)."""
+    status = version_status(version, today)
+    if status["warning"]:
+        log.warning("%s", status["warning"])
+    return status
 
 # Meta error codes (https://developers.facebook.com/docs/graph-api/guides/error-handling).
 REAUTH_CODES = {190, 102, 10} | set(range(200, 300))
@@ -297,9 +347,68 @@ class GraphClient(_Http):
 class InstagramClient(GraphClient):
     """graph.instagram.com: Instagram Login tokens, their refresh, account fields and media."""
 
+    def long_lived_token(self, short_lived: str) -> dict:
+        """`ig_exchange_token`: a short-lived (1 hour) Instagram Login token -> a long-lived one (60 days)."""
+        return self.get("/access_token", short_lived, grant_type="ig_exchange_token", client_secret=self.app_secret)
+
     def refresh_token(self, token: str) -> dict:
         """A fresh long-lived token (60 days) for one at least 24 hours old and not expired."""
         return self.get("/refresh_access_token", token, grant_type="ig_refresh_token")
+
+    def send_text(self, token: str, recipient_id: str, text: str) -> dict:
+        """The Instagram Login send API (`POST /me/messages`): a text reply; answers recipient_id and message_id."""
+        return self.post("/me/messages", token, recipient=json.dumps({"id": recipient_id}),
+                         message=json.dumps({"text": text}))
+
+
+class InstagramLoginClient(_Http):
+    """api.instagram.com: Instagram Login's code exchange (its errors come in the old Instagram shape too)."""
+
+    def __init__(self, base_url: str, app_id: str, app_secret: str, **kw):
+        super().__init__(base_url, **kw)
+        self.app_id = app_id
+        self.app_secret = app_secret
+
+    def _error(self, response: requests.Response, path: str) -> GraphError | None:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code < 400 and isinstance(body, dict) and "error" not in body \
+                and "error_message" not in body:
+            return None
+        if not isinstance(body, dict):
+            kind = Transient if response.status_code >= 500 or response.status_code < 400 else Permanent
+            return kind(f"{path} answered HTTP {response.status_code}", status=response.status_code, path=path)
+        # {"error": {"message", "type", "code"}} or {"error_type", "code", "error_message"}.
+        error = body["error"] if isinstance(body.get("error"), dict) else {
+            "message": body.get("error_message"), "type": body.get("error_type"), "code": body.get("code")}
+        message = error.get("message") or f"{path} answered HTTP {response.status_code}"
+        code = error.get("code")
+        if response.status_code >= 500 or code in TRANSIENT_CODES:
+            return Transient(message, code=code, status=response.status_code, path=path)
+        if code in RATE_LIMIT_CODES or response.status_code == 429:
+            return RateLimited(message, code=code, retry_after=_retry_after(response) or 60.0,
+                               status=response.status_code, path=path)
+        # A refused code (used, expired, wrong redirect_uri) cannot be retried: the user starts again.
+        return Permanent(message, code=code, error_type=error.get("type"), status=response.status_code, path=path)
+
+    def exchange_code(self, code: str, redirect_uri: str) -> dict:
+        """Code -> short-lived token: {"access_token", "user_id", "permissions"} (either documented shape)."""
+        body = self._send("POST", "/oauth/access_token", headers={}, params=None,
+                          data={"client_id": self.app_id, "client_secret": self.app_secret,
+                                "grant_type": "authorization_code", "redirect_uri": redirect_uri,
+                                # Meta appends "#_" to the redirect; it is not part of the code.
+                                "code": code.removesuffix("#_")},
+                          error_from=self._error).json()
+        found = body["data"][0] if isinstance(body.get("data"), list) and body["data"] else body
+        if not found.get("access_token"):
+            raise Permanent("Instagram answered the code exchange without an access token", path="/oauth/access_token")
+        permissions = found.get("permissions") or ""
+        if isinstance(permissions, str):
+            permissions = [p for p in permissions.split(",") if p]
+        return {"access_token": found["access_token"], "user_id": str(found.get("user_id") or ""),
+                "permissions": list(permissions)}
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -365,7 +474,7 @@ class TikTokClient(_Http):
         return self._token_call(code=code, grant_type="authorization_code", redirect_uri=redirect_uri)
 
     def refresh(self, refresh_token: str) -> dict:
-        """New access token (24 h) and possibly a new refresh token (365 days): store both."""
+        """A new access token (2 hours) and a new refresh token (180 days) that voids this one: store both at once."""
         return self._token_call(grant_type="refresh_token", refresh_token=refresh_token)
 
     def revoke(self, access_token: str) -> None:
@@ -388,6 +497,10 @@ def meta_client(settings, **kw) -> GraphClient:
 def instagram_client(settings, **kw) -> InstagramClient:
     return InstagramClient(settings.instagram_graph_url, settings.meta_graph_version, app_id=settings.meta_client_id,
                            app_secret=settings.meta_app_secret, **kw)
+
+
+def instagram_login_client(settings, **kw) -> InstagramLoginClient:
+    return InstagramLoginClient(settings.instagram_api_url, settings.meta_client_id, settings.meta_app_secret, **kw)
 
 
 def tiktok_client(settings, **kw) -> TikTokClient:

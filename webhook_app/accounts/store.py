@@ -3,7 +3,8 @@
 Views and jobs call it (only the accounts package names the queries of sql/accounts.sql). It never
 returns a token to a caller that did not ask for one (`open_token`), and never returns ciphertext at
 all. Tokens are stored in `credentials` (webhook_app/tokens/credentials.py), with the status rule.
-Account ids seen by the API are `<kind>-<row id>`: meta-3, instagram-5, whatsapp-2, tiktok-1.
+Account ids seen by the API are `<kind>-<row id>`: meta-3, instagram-5, whatsapp-2, tiktok-1. An Instagram
+account is reached through a Facebook Page (token_kind 'page') or by Instagram Login ('instagram_login').
 """
 from __future__ import annotations
 
@@ -41,6 +42,15 @@ def expires_from(seconds) -> datetime | None:
     return datetime.now(timezone.utc) + timedelta(seconds=seconds) if seconds > 0 else None
 
 
+def epoch(value) -> datetime | None:
+    """Meta's epoch seconds (debug_token's expires_at, data_access_expires_at; 0: never) as a datetime."""
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        return None
+    return datetime.fromtimestamp(value, timezone.utc) if value > 0 else None
+
+
 def parse_account_id(account_id: str) -> tuple[str, int]:
     kind, _, number = account_id.partition("-")
     if kind not in ACCOUNT_KINDS or not number.isdigit():
@@ -60,6 +70,7 @@ class MetaLogin:
     expires_in: int | None
     scopes: list[str]
     pages: list[dict]            # id, name, category, access_token, instagram (dict or None)
+    data_access_expires_at: datetime | None = None   # debug_token: when Meta stops sharing the user's data
 
 
 def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin) -> dict:
@@ -70,7 +81,8 @@ def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin)
         meta_account_id = tx.one("upsert_meta_account", user_id=user_id, meta_user_id=login.meta_user_id,
                                  display_name=login.name)["id"]
         credentials.store(tx, vault, user_id=user_id, kind="meta", account_id=meta_account_id,
-                          token_kind="long_lived_user", token=login.token, expires_at=expires_at, scopes=login.scopes)
+                          token_kind="long_lived_user", token=login.token, expires_at=expires_at, scopes=login.scopes,
+                          data_access_expires_at=login.data_access_expires_at)
         keep_pages, keep_ig = [], []
         for page in login.pages:
             page_row = tx.one("upsert_page", user_id=user_id, meta_account_id=meta_account_id, page_id=page["id"],
@@ -101,7 +113,8 @@ def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin)
 
 
 def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: dict, phone_numbers: list[dict],
-                           token: str, expires_in, scopes: list[str], subscribed_fields: list[str]) -> int:
+                           token: str, expires_in, scopes: list[str], subscribed_fields: list[str],
+                           data_access_expires_at: datetime | None = None) -> int:
     """Store a WhatsApp Business account, its phone numbers, routes and webhook subscription."""
     with db.transaction() as tx:
         account_id = tx.one("upsert_whatsapp_account", user_id=user_id, waba_id=waba["id"],
@@ -109,7 +122,8 @@ def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: di
                             timezone_id=waba.get("timezone_id"),
                             message_template_namespace=waba.get("message_template_namespace"))["id"]
         credentials.store(tx, vault, user_id=user_id, kind="whatsapp", account_id=account_id,
-                          token_kind="long_lived_user", token=token, expires_at=expires_from(expires_in), scopes=scopes)
+                          token_kind="long_lived_user", token=token, expires_at=expires_from(expires_in), scopes=scopes,
+                          data_access_expires_at=data_access_expires_at)
         tx.run("upsert_account_route", external_id=waba["id"], user_id=user_id, kind="whatsapp_business")
         for number in phone_numbers:
             tx.run("upsert_whatsapp_phone_number", user_id=user_id, whatsapp_account_id=account_id,
@@ -122,6 +136,24 @@ def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: di
         if gone:
             tx.run("delete_account_routes", user_id=user_id, external_ids=gone)
         tx.run("start_webhook_subscription", user_id=user_id, kind="whatsapp_business", external_id=waba["id"],
+               page_id=None, fields=subscribed_fields)
+    return account_id
+
+
+def store_instagram_login(db: Database, vault: Vault, user_id: int, *, ig_user_id: str, profile: dict, token: str,
+                          expires_in, scopes: list[str], subscribed_fields: list[str]) -> int:
+    """Store an Instagram account connected by Instagram Login: its own token, route and webhook subscription."""
+    with db.transaction() as tx:
+        account_id = tx.one("upsert_instagram_account", user_id=user_id, page_id=None, ig_user_id=ig_user_id,
+                            username=profile.get("username", ""), display_name=profile.get("name"),
+                            profile_picture_url=profile.get("profile_picture_url"),
+                            followers_count=profile.get("followers_count"), media_count=profile.get("media_count"),
+                            token_kind="instagram_login")["id"]
+        credentials.store(tx, vault, user_id=user_id, kind="instagram", account_id=account_id,
+                          token_kind="instagram_login", token=token, expires_at=expires_from(expires_in),
+                          scopes=scopes)
+        tx.run("upsert_account_route", external_id=ig_user_id, user_id=user_id, kind="instagram")
+        tx.run("start_webhook_subscription", user_id=user_id, kind="instagram", external_id=ig_user_id,
                page_id=None, fields=subscribed_fields)
     return account_id
 
@@ -163,10 +195,37 @@ def list_accounts(db: Database, user_id: int, window_days: int = credentials.DEF
     return out
 
 
+RECONNECT = {"meta": "/connect/meta", "instagram": "/connect/meta", "whatsapp": "/connect/whatsapp",
+             "tiktok": "/connect/tiktok"}
+
+
+DATA_ACCESS_WARNING_DAYS = 14
+
+
+def _data_access(row: dict, name: str) -> tuple[datetime | None, str | None]:
+    """When Meta stops sharing this account's data (debug_token's data_access_expires_at), and a warning before."""
+    ends = row.get("checked_data_access_expires_at") or row.get("data_access_expires_at")
+    if ends is None:
+        return None, None
+    now = datetime.now(timezone.utc)
+    if ends <= now:
+        return ends, (f"Meta stopped sharing {name}'s data on {ends:%Y-%m-%d} (90 days after it was last "
+                      "authorized): reconnect the account to renew it.")
+    if ends <= now + timedelta(days=DATA_ACCESS_WARNING_DAYS):
+        return ends, (f"Meta stops sharing {name}'s data on {ends:%Y-%m-%d} unless the account is reconnected "
+                      "before then (data access lasts 90 days from the last authorization).")
+    return ends, None
+
+
 def _account(prefix: str, kind: str, row: dict, external_id: str, name: str, window_days: int, **details) -> dict:
+    status = credentials.status(row, window_days)
+    data_access_ends, data_access_warning = _data_access(row, name)
+    reconnect = "/connect/instagram" if details.get("token_kind") == "instagram_login" else RECONNECT[prefix]
     return {"id": f"{prefix}-{row['id']}", "kind": kind, "external_id": external_id, "name": name,
-            "status": credentials.status(row, window_days), "status_reason": row.get("status_reason"),
+            "status": status, "status_reason": row.get("status_reason"),
+            "reconnect": reconnect,
             "expires_at": iso(credentials.lifetime_end(row)), "connected_at": iso(row.get("created_at")),
+            "data_access_expires_at": iso(data_access_ends), "data_access_warning": data_access_warning,
             "details": details}
 
 
@@ -219,7 +278,7 @@ def _unsubscribe_page(db: Database, vault: Vault, graph: GraphClient, user_id: i
 
 
 def disconnect(db: Database, vault: Vault, user_id: int, account_id: str, *, graph: GraphClient,
-               tiktok: TikTokClient | None = None) -> dict:
+               tiktok: TikTokClient | None = None, instagram: GraphClient | None = None) -> dict:
     """Unsubscribe at Meta (best effort), then delete the account, its tokens and its webhook routes."""
     kind, row_id = parse_account_id(account_id)
     unsubscribed = True
@@ -239,7 +298,10 @@ def disconnect(db: Database, vault: Vault, user_id: int, account_id: str, *, gra
         account = db.one("get_instagram_account", id=row_id, user_id=user_id)
         if account is None:
             raise AccountNotFound(account_id)
+        if account["token_kind"] == "instagram_login" and instagram is not None:
+            unsubscribed = _unsubscribe_at_meta(vault, instagram, "me", account)
         with db.transaction() as tx:
+            tx.run("end_webhook_subscription", user_id=user_id, external_id=account["ig_user_id"])
             tx.run("delete_instagram_account", id=row_id, user_id=user_id)
             tx.run("delete_account_routes", user_id=user_id, external_ids=[account["ig_user_id"]])
     elif kind == "whatsapp":
@@ -257,8 +319,11 @@ def disconnect(db: Database, vault: Vault, user_id: int, account_id: str, *, gra
         if account is None:
             raise AccountNotFound(account_id)
         if tiktok is not None:
+            from webhook_app.tokens import tiktok_tokens  # it stores through this module: imported when used
+
             try:
-                tiktok.revoke(open_token(vault, account))
+                # Revoking needs a live access token (TikTok's last 2 hours): refreshed first when nearly out.
+                tiktok.revoke(tiktok_tokens.access_token(db, vault, tiktok, account))
             except (TokenUnavailable, GraphError) as exc:
                 log.info("TikTok token not revoked: %s", exc)
         with db.transaction() as tx:

@@ -1,8 +1,8 @@
 """The Meta sandbox (SPEC 11): a separate small server imitating what this project calls at Meta and TikTok.
 
 The app knows it only by its base URLs (`sandbox_urls`): the same paths, parameters, JSON shapes,
-paging and error bodies as Meta's and TikTok's, under /graph, /facebook, /instagram, /tiktok and
-/tiktok-web. Its world lives in `state.SandboxState`; its controls are under /_sandbox/.
+paging and error bodies as Meta's and TikTok's, under /graph, /facebook, /instagram, /instagram-web,
+/instagram-api, /tiktok and /tiktok-web. Its world lives in `state.SandboxState`; its controls are under /_sandbox/.
 It refuses to exist in production.
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     """
     if settings.production:
         raise ConfigError("the Meta sandbox cannot run when APP_ENV=production")
-    from webhook_app.sandbox import controls, meta, tiktok
+    from webhook_app.sandbox import controls, instagram_login, meta, tiktok
 
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
@@ -51,7 +51,8 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     app.config["SANDBOX_SETTINGS"] = settings
     if world_path is not None:
         _keep_world(app, app.extensions["sandbox"], world_path)
-    for bp in (meta.dialog_bp, meta.graph_bp, meta.instagram_bp, tiktok.auth_bp, tiktok.api_bp, controls.bp):
+    for bp in (meta.dialog_bp, meta.graph_bp, meta.instagram_bp, tiktok.auth_bp, tiktok.api_bp, controls.bp,
+               *instagram_login.blueprints):
         app.register_blueprint(bp)
 
     @app.errorhandler(HTTPException)

@@ -55,6 +55,11 @@ def fault_error(api: str, code: int, subcode: int | None) -> SandboxError:
         if code in (4, 17, 32, 613) or 80001 <= code <= 80014:
             return SandboxError(429, {"data": {}, "error": {"code": "rate_limit_exceeded",
                                                             "message": "Too many requests.", "log_id": "sandbox"}})
+        if code == 10 or 200 <= code < 300:
+            return SandboxError(401, {"data": {}, "error": {"code": "scope_not_authorized",
+                                                            "message": "The user did not authorize the scope "
+                                                                       "required for completing this request.",
+                                                            "log_id": "sandbox"}})
         if code == 190:
             return SandboxError(401, {"data": {}, "error": {"code": "access_token_invalid",
                                                             "message": "The access token is invalid or not found "

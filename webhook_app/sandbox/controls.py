@@ -3,8 +3,9 @@
 Every action accepts JSON (tests, scripts) or a form post from the page (which then returns to it):
 expire / revoke / age tokens, inject Meta errors, report high usage, set a call limit, add latency,
 send signed sample webhooks (one, or a burst of N of chosen kinds), make the next N webhooks fail,
-complete Meta's verification handshake with the app, seed more Pages or templates, run a timed job
-now, and reset (which says what the app must reconnect).
+complete Meta's verification handshake with the app, seed more Pages, templates or Page-less Instagram
+accounts, remove webhook subscriptions (the silence alarm's cause), run a timed job now, and reset
+(which says what the app must reconnect).
 """
 from __future__ import annotations
 
@@ -89,6 +90,10 @@ processing</label> <button>Fail them</button></form>
 {{ "subscribed" if w.subscribed else "not subscribed" }}) {% endfor %}</p>
 <form method="post" action="seed"><input type="hidden" name="templates" value="250">
 <button>Add 250 templates</button></form>
+<form method="post" action="seed"><input type="hidden" name="instagram" value="sandbox.studio">
+<button>Add an Instagram account without a Page (for Instagram Login)</button></form>
+<form method="post" action="subscriptions/remove"><button>Remove every webhook subscription (as Meta can:
+the app then hears nothing)</button></form>
 <form method="post" action="reset"><button>Reset the sandbox (a new world)</button></form></fieldset>
 <fieldset><legend>Last webhooks sent</legend><ul>
 {% for w in s.sent_webhooks|reverse %}<li>{{ w.kind }} → {{ w.status }} {{ w.answer }}</li>{% endfor %}
@@ -247,6 +252,8 @@ def seed():
     if "pages" in args:
         user_id = args.get("user_id") or sandbox.default_meta_user().id
         result["pages"] = len(sandbox.seed_pages(user_id, int(args["pages"])))
+    if "instagram" in args:
+        result["instagram"] = sandbox.add_instagram_account(args["instagram"]).id
     return _done(result)
 
 
@@ -352,3 +359,8 @@ def jobs():
                           "last_run": _describe_run(runs[j.name]) if j.name in runs else None,
                           "exit_code": runs[j.name]["proc"].poll() if j.name in runs else None}
                          for j in timed_jobs().values()])
+@bp.post("/subscriptions/remove")
+@bp.post("/api/subscriptions/remove")
+def remove_subscriptions():
+    """Unsubscribe our app from one object (object_id=) or from all, as removing it at Meta would."""
+    return _done({"removed": state().remove_subscriptions(_args().get("object_id"))})

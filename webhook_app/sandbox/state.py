@@ -17,8 +17,9 @@ from typing import Iterable
 SHORT_LIVED_SECONDS = 2 * 3600
 LONG_LIVED_SECONDS = 60 * 24 * 3600
 CODE_SECONDS = 600
-TIKTOK_ACCESS_SECONDS = 24 * 3600
-TIKTOK_REFRESH_SECONDS = 365 * 24 * 3600
+# TikTok's lifetimes (developers.tiktok.com, "Manage OAuth Access Tokens", 2026-11): 2 hours and 180 days.
+TIKTOK_ACCESS_SECONDS = 2 * 3600
+TIKTOK_REFRESH_SECONDS = 180 * 24 * 3600
 
 
 class SandboxError(Exception):
@@ -120,6 +121,8 @@ class InstagramAccount:
     followers_count: int = 1200
     follows_count: int = 80
     media: list[dict] = field(default_factory=list)
+    # Instagram Login's own webhook subscription (POST /me/subscribed_apps); None: our app is not subscribed.
+    subscribed_fields: list[str] | None = None
 
 
 @dataclass
@@ -234,6 +237,33 @@ class SandboxState:
                 "media_product_type": "FEED", "like_count": 10 * (i + 1), "comments_count": i,
                 "permalink": f"https://www.instagram.com/p/sandbox{i}/",
                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(time.time() - 86400 * i))}
+
+    def add_instagram_account(self, username: str, name: str | None = None) -> InstagramAccount:
+        """An Instagram professional account with no Facebook Page (reached by Instagram Login only)."""
+        with self.lock:
+            ig = InstagramAccount(new_id(17), username, name or username)
+            ig.media = [self._media(ig.id, i) for i in range(3)]
+            self.instagram[ig.id] = ig
+            return ig
+
+    def set_instagram_subscription(self, ig_id: str, fields: list[str] | None) -> None:
+        with self.lock:
+            self.instagram[ig_id].subscribed_fields = list(fields) if fields is not None else None
+
+    def remove_subscriptions(self, object_id: str | None = None) -> int:
+        """As Meta can: our app no longer subscribed to this Page, WhatsApp or Instagram account (None: any)."""
+        with self.lock:
+            removed = 0
+            for page in self.pages.values():
+                if object_id in (None, page.id) and page.subscribed_fields is not None:
+                    page.subscribed_fields, removed = None, removed + 1
+            for waba in self.wabas.values():
+                if object_id in (None, waba.id) and waba.subscribed:
+                    waba.subscribed, removed = False, removed + 1
+            for ig in self.instagram.values():
+                if object_id in (None, ig.id) and ig.subscribed_fields is not None:
+                    ig.subscribed_fields, removed = None, removed + 1
+            return removed
 
     def add_waba(self, user_id: str, name: str, phone_numbers: int = 2) -> Waba:
         with self.lock:

@@ -56,7 +56,7 @@ def _token_pair(open_id: str, scopes: list[str]) -> dict:
 @api_bp.post("/v2/oauth/token/")
 @api_route("tiktok")
 def token():
-    """authorization_code -> tokens; refresh_token -> new access and refresh tokens."""
+    """authorization_code -> tokens; refresh_token -> a new access token and refresh token (the old one voided)."""
     sandbox = state()
     if not param("client_key") or param("client_secret") != sandbox.app_secret:
         raise _oauth_error("invalid_client", "Client key or secret is incorrect.", 401)
@@ -73,6 +73,8 @@ def token():
         found = sandbox.tokens.get(param("refresh_token") or "")
         if found is None or found.kind != "tiktok_refresh" or sandbox.token_problem(found):
             raise _oauth_error("invalid_grant", "Refresh token is invalid or expired.")
+        # Rotation: the refresh token just used stops working once its successor is issued.
+        sandbox.revoke_tokens(value=found.value)
         return _token_pair(found.subject, found.scopes)
     raise _oauth_error("unsupported_grant_type", "grant_type is not supported.")
 

@@ -1,4 +1,4 @@
-// Page selection and disconnect on the dashboard: JSON calls with the page's CSRF token.
+// Page selection, subscription checks and disconnect on the dashboard: JSON calls with the page's CSRF token.
 (function () {
   "use strict";
   var errorBox = document.getElementById("accounts-error");
@@ -17,6 +17,9 @@
     var target = event.target;
     if (target.dataset.selectPage) {
       act("POST", "/api/pages/" + encodeURIComponent(target.dataset.selectPage) + "/select", target);
+    } else if (target.dataset.checkSubscription) {
+      act("POST", "/api/accounts/subscriptions/" + encodeURIComponent(target.dataset.checkSubscription) + "/check",
+          target);
     } else if (target.dataset.disconnect) {
       if (window.confirm("Disconnect this account? Its stored tokens are deleted.")) {
         act("DELETE", "/api/accounts/" + encodeURIComponent(target.dataset.disconnect), target);

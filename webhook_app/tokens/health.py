@@ -13,9 +13,9 @@ from datetime import datetime, timedelta, timezone
 
 from webhook_app.accounts import graph
 from webhook_app.db import Database
-from webhook_app.tokens import credentials
+from webhook_app.tokens import credentials, reauth, tiktok_tokens
 from webhook_app.tokens.credentials import TokenUnavailable, open_token
-from webhook_app.tokens.refresh import RECONNECT_PATHS, Clients
+from webhook_app.tokens.refresh import Clients, reconnect_path
 from webhook_app.tokens.vault import Vault
 from webhook_app.web.serialize import iso
 
@@ -41,22 +41,33 @@ def validate(db: Database, vault: Vault, clients: Clients, row: dict) -> dict:
     """Ask Meta (debug_token) or TikTok about one account's token, cache the answer, flag a dead token."""
     check = {"is_valid": False, "expires_at": None, "data_access_expires_at": None, "scopes": [],
              "error_code": None, "error_message": None}
+    reason = None
     try:
-        token = open_token(vault, row)
         if row["kind"] == "tiktok":
-            clients.tiktok.user_info(token, fields="open_id")
+            # Refreshed first when it expires within 10 minutes, like any other TikTok call.
+            try:
+                clients.tiktok.user_info(tiktok_tokens.access_token(db, vault, clients.tiktok, row), fields="open_id")
+            except graph.ReauthorizationRequired as exc:
+                if exc.code != "access_token_invalid":
+                    raise
+                # Refused before its time: renewed once and asked again; a second refusal is the account's.
+                renewed = tiktok_tokens.access_token(db, vault, clients.tiktok, row, renew=True)
+                clients.tiktok.user_info(renewed, fields="open_id")
             check.update(is_valid=True, expires_at=row["refresh_expires_at"])
         else:
-            data = clients.meta.debug_token(token)
+            data = clients.meta.debug_token(open_token(vault, row))
             error = data.get("error") or {}
+            reason = reauth.message(row["kind"], error.get("code"), error.get("subcode")) if error else None
             check.update(is_valid=bool(data.get("is_valid")), expires_at=_when(data.get("expires_at")),
                          data_access_expires_at=_when(data.get("data_access_expires_at")),
                          scopes=list(data.get("scopes") or []),
                          error_code=_code(error.get("code"), error.get("subcode")), error_message=error.get("message"))
     except TokenUnavailable as exc:
         check.update(error_code="unavailable", error_message=str(exc))
+        reason = str(exc) if row["kind"] == "tiktok" else reauth.UNAVAILABLE
     except graph.ReauthorizationRequired as exc:
         check.update(error_code=_code(exc.code, exc.subcode), error_message=exc.message)
+        reason = reauth.for_error(row["kind"], exc)
     except graph.GraphError as exc:
         # Meta could not tell us (throttled, down): nothing is cached, the account stays as it is.
         log.warning("token health of %s-%s not checked: %s", row["kind"], row["id"], exc.__class__.__name__)
@@ -66,7 +77,7 @@ def validate(db: Database, vault: Vault, clients: Clients, row: dict) -> dict:
            credential_id=row["credential_id"], **check)
     if not check["is_valid"] and row["status"] != "needs_reauth" and _needs_reauth(row, check):
         # The credential the account uses: an Instagram account reached through a Page flags its Page's token.
-        reason = f"{check['error_message'] or 'The token is no longer valid'}; connect the account again."
+        reason = reason or reauth.message(row["kind"])
         db.run("mark_needs_reauth", credential_id=row["credential_id"], reason=reason[:500])
         row = {**row, "status": "needs_reauth", "status_reason": reason[:500]}
     return {**row, **{_CHECKED.get(k, k): v for k, v in check.items()}, "checked_at": datetime.now(timezone.utc)}
@@ -81,9 +92,9 @@ def _needs_reauth(row: dict, check: dict) -> bool:
     if check["error_code"] == "unavailable":
         # A stored token that cannot be opened needs the user; no token at all is inactive, not a re-auth.
         return bool(row["has_token"])
-    # TikTok's day-long access token lapsing is the refresh job's business, not the user's.
-    ends = row["refresh_expires_at"]
-    return row["kind"] != "tiktok" or (ends is not None and ends <= datetime.now(timezone.utc))
+    # TikTok's 2-hour access token was renewed before the check (and once more if refused early): a refusal now
+    # is about the account, as for Meta.
+    return True
 
 
 def _code(code, subcode) -> str | None:
@@ -102,7 +113,7 @@ def report(row: dict, window_days: int, cached: bool) -> dict:
             "scopes": list(row.get("checked_scopes") or []),
             "error": {"code": row["error_code"], "message": row["error_message"]} if row.get("error_code") else None,
             "checked_at": iso(row.get("checked_at")), "cached": cached,
-            "reconnect": RECONNECT_PATHS[row["kind"]] if status == "needs_reauth" else None}
+            "reconnect": reconnect_path(row) if status == "needs_reauth" else None}
 
 
 def user_health(db: Database, vault: Vault, clients: Clients, user_id: int, *, window_days: int,

@@ -2,22 +2,23 @@
 
 Facebook and WhatsApp user tokens are exchanged again with `fb_exchange_token` (and a Facebook login's
 Page tokens derived again from the new user token through /me/accounts); Instagram Login tokens use
-`ig_refresh_token` (at least 24 h old, not expired); TikTok uses its refresh token, and the new refresh
-token it hands back is stored. Accounts are claimed (FOR UPDATE SKIP LOCKED + refresh_claimed_until)
-so two jobs started at once never refresh the same account twice.
+`ig_refresh_token` (at least 24 h old, not expired); TikTok uses its refresh token under the credential's
+row lock (tokens/tiktok_tokens.py), and the rotated refresh token it hands back is stored with the access
+token. Accounts are claimed (FOR UPDATE SKIP LOCKED + refresh_claimed_until) so two jobs started at once
+never refresh the same account twice.
 """
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from webhook_app.accounts import graph
 from webhook_app.accounts import store as accounts
 from webhook_app.db import Database
-from webhook_app.tokens import credentials
+from webhook_app.tokens import credentials, reauth, tiktok_tokens
 from webhook_app.tokens.credentials import TokenUnavailable, open_token
 from webhook_app.tokens.vault import Vault
 
@@ -32,17 +33,21 @@ RETRY_LATER_SECONDS = 3600
 
 @dataclass
 class Clients:
-    """The provider clients one worker uses (requests sessions are not shared between threads)."""
+    """The provider clients one worker uses (requests sessions are not shared between threads).
+
+    `db` is where a TikTok refresh takes its row lock (the one writer of each TikTok account).
+    """
 
     meta: graph.GraphClient
     instagram: graph.InstagramClient
     tiktok: graph.TikTokClient
+    db: Database | None = None
 
     @classmethod
-    def from_settings(cls, settings, **kw) -> "Clients":
+    def from_settings(cls, settings, db: Database | None = None, **kw) -> "Clients":
         http = {k: v for k, v in kw.items() if k not in ("slow_down_at", "max_slowdown")}  # Graph-only options
         return cls(graph.meta_client(settings, **kw), graph.instagram_client(settings, **kw),
-                   graph.tiktok_client(settings, **http))
+                   graph.tiktok_client(settings, **http), db)
 
 
 @dataclass
@@ -73,18 +78,25 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def claim_due(db: Database, window_days: int, limit: int, run_started_at: datetime,
-              lease_seconds: int = CLAIM_SECONDS) -> list[dict]:
-    """Claim up to `limit` due tokens for this run, soonest to expire first; another job skips them."""
-    return db.all("claim_tokens_to_refresh", window_days=window_days, limit=limit, lease_seconds=lease_seconds,
-                  run_started_at=run_started_at, account_id=None, kind=None, user_id=None)
+def _window_seconds(window: int | timedelta) -> float:
+    """A refresh window given in days (TOKEN_REFRESH_WINDOW_DAYS) or as a timedelta, in seconds."""
+    return window.total_seconds() if isinstance(window, timedelta) else window * 86400.0
 
 
-def list_due(db: Database, window_days: int) -> list[dict]:
+def claim_due(db: Database, window: int | timedelta, limit: int, run_started_at: datetime,
+              lease_seconds: int = CLAIM_SECONDS, only_kind: str | None = None) -> list[dict]:
+    """Claim up to `limit` tokens expiring within `window` (days, or a timedelta), soonest first; others skip them."""
+    return db.all("claim_tokens_to_refresh", window_seconds=_window_seconds(window), limit=limit,
+                  lease_seconds=lease_seconds, run_started_at=run_started_at, account_id=None, kind=None,
+                  user_id=None, only_kind=only_kind)
+
+
+def list_due(db: Database, window: int | timedelta, only_kind: str | None = None) -> list[dict]:
     """What a run would refresh now, without claiming or changing anything (the claim is rolled back)."""
     with db.transaction(rollback=True) as tx:
-        return tx.all("claim_tokens_to_refresh", window_days=window_days, limit=None, lease_seconds=0,
-                      run_started_at=_now(), account_id=None, kind=None, user_id=None)
+        return tx.all("claim_tokens_to_refresh", window_seconds=_window_seconds(window), limit=None,
+                      lease_seconds=0, run_started_at=_now(), account_id=None, kind=None, user_id=None,
+                      only_kind=only_kind)
 
 
 def claim_account(db: Database, user_id: int, account_id: str) -> dict | None:
@@ -94,8 +106,8 @@ def claim_account(db: Database, user_id: int, account_id: str) -> dict | None:
         parent = db.one("meta_account_of_instagram", id=row_id, user_id=user_id)
         if parent is not None:  # reached through a Page: refreshing the Facebook login renews its token
             kind, row_id = "meta", parent["meta_account_id"]
-    rows = db.all("claim_tokens_to_refresh", window_days=0, limit=1, lease_seconds=CLAIM_SECONDS,
-                  run_started_at=_now(), account_id=row_id, kind=kind, user_id=user_id)
+    rows = db.all("claim_tokens_to_refresh", window_seconds=0, limit=1, lease_seconds=CLAIM_SECONDS,
+                  run_started_at=_now(), account_id=row_id, kind=kind, user_id=user_id, only_kind=None)
     return rows[0] if rows else None
 
 
@@ -120,7 +132,7 @@ def attempt(vault: Vault, clients: Clients, row: dict) -> tuple[Outcome, Writes]
     except (graph.ReauthorizationRequired, TokenUnavailable) as exc:
         outcome.outcome = "needs_reauth"
         _failed(outcome, exc)
-        writes = [("mark_needs_reauth", {"credential_id": row["credential_id"], "reason": _reason(exc)})]
+        writes = [("mark_needs_reauth", {"credential_id": row["credential_id"], "reason": reauth.for_error(kind, exc)})]
     except graph.GraphError as exc:
         # Rate limits and transient failures wait for the next run; anything else (a bug, a bad parameter) is
         # not the user's to fix either: the account is left as it is and an operator reads the log.
@@ -159,10 +171,6 @@ def _failed(outcome: Outcome, exc: Exception) -> None:
     outcome.message = (getattr(exc, "message", None) or str(exc))[:500]
 
 
-def _reason(exc: Exception) -> str:
-    return f"The token was refused ({getattr(exc, 'message', None) or exc}); connect the account again."[:500]
-
-
 def _saved(vault: Vault, row: dict, fresh: dict, refresh_token: str | None = None) -> tuple[str, dict]:
     return ("save_refreshed_token", {
         "credential_id": row["credential_id"], "expires_at": accounts.expires_from(fresh.get("expires_in")),
@@ -188,8 +196,15 @@ def _refresh_instagram(vault: Vault, clients: Clients, row: dict) -> Writes:
 
 
 def _refresh_tiktok(vault: Vault, clients: Clients, row: dict) -> Writes:
-    fresh = clients.tiktok.refresh(open_token(vault, row, "refresh_token"))
-    return [_saved(vault, row, fresh, fresh.get("refresh_token"))]
+    """Under the credential's row lock; a refresher that got there first (its rotated token is stored) wins."""
+    if clients.db is None:
+        raise RuntimeError("a TikTok refresh needs Clients.db for its row lock")
+    done = tiktok_tokens.refresh(clients.db, vault, clients.tiktok, row["credential_id"],
+                                 unless_valid_for=None, unless_changed_from=row["refresh_token_ciphertext"])
+    if done.outcome == "needs_reauth":
+        raise done.error
+    # Stored in the locked transaction already; only the claim is left to release.
+    return [("defer_token_refresh", {"credential_id": row["credential_id"], "retry_seconds": 0})]
 
 
 _REFRESHERS: dict[str, Callable[[Vault, Clients, dict], Writes]] = {
@@ -202,9 +217,16 @@ RECONNECT_PATHS = {"meta": "/connect/meta", "instagram": "/connect/meta", "whats
                    "tiktok": "/connect/tiktok"}
 
 
+def reconnect_path(row: dict) -> str:
+    """Where the user connects this account again: an Instagram Login account by Instagram Login."""
+    if row["kind"] == "instagram" and row.get("token_kind") == "instagram_login":
+        return "/connect/instagram"
+    return RECONNECT_PATHS[row["kind"]]
+
+
 def reauth_banners(db: Database, user_id: int, window_days: int = credentials.DEFAULT_WINDOW_DAYS) -> list[dict]:
     """The user's accounts whose status (credentials.status) is needs_reauth, each with its Reconnect link."""
     return [{"id": f"{r['kind']}-{r['id']}", "kind": r["kind"], "name": r["name"],
-             "reason": r["status_reason"] or "The token has expired; connect the account again.",
-             "reconnect": RECONNECT_PATHS[r["kind"]]}
+             "reason": r["status_reason"] or reauth.message(r["kind"]),
+             "reconnect": reconnect_path(r)}
             for r in credentials.accounts_of(db, user_id) if credentials.status(r, window_days) == "needs_reauth"]

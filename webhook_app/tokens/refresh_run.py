@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from webhook_app.db import Database
 from webhook_app.tokens import refresh as tokens
@@ -78,17 +78,25 @@ def _arrived(results: queue.Queue, most: int) -> list:
 
 def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 200, max_pause: float = 60.0,
         progress_every: float = 10.0, stop: threading.Event | None = None, out=print,
-        client_options: dict | None = None) -> Summary:
-    """One run of the job; `out` receives the progress lines and the dry run's list."""
+        client_options: dict | None = None, only_kind: str | None = None,
+        window: timedelta | None = None) -> Summary:
+    """One run of the job; `out` receives the progress lines and the dry run's list.
+
+    `window` (default TOKEN_REFRESH_WINDOW_DAYS) and `only_kind` narrow it: the 30-minute TikTok run is
+    `only_kind="tiktok", window=timedelta(hours=1)`.
+    """
     stop = stop or threading.Event()
-    database = Database(settings.database_url, maxconn=2,  # only the main thread writes
-                        application_name="insta-connect-refresh-tokens")
+    name = "insta-connect-refresh-tiktok" if only_kind == "tiktok" else "insta-connect-refresh-tokens"
+    database = Database(settings.database_url, maxconn=2,  # only the main thread writes ...
+                        application_name=name)
+    # ... but for TikTok's row lock: a worker refreshes a TikTok account inside its own locked transaction.
+    locks = database.sibling(concurrency, f"{name}-locks")
     summary = Summary(dry_run=dry_run)
     started = time.monotonic()
     try:
-        window = settings.token_refresh_window_days
+        window = window if window is not None else settings.token_refresh_window_days
         if dry_run:
-            summary.due = tokens.list_due(database, window)
+            summary.due = tokens.list_due(database, window, only_kind)
             for row in summary.due:
                 out(f"would refresh {row['kind']}-{row['id']} ({row['name']}) by {tokens.METHODS[row['kind']]}, "
                     f"expires {row['expires_at'].isoformat() if row['expires_at'] else 'never'}")
@@ -102,7 +110,7 @@ def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 2
             if stop.is_set():
                 return None
             if not hasattr(local, "clients"):
-                local.clients = tokens.Clients.from_settings(settings, **(client_options or {}))
+                local.clients = tokens.Clients.from_settings(settings, db=locks, **(client_options or {}))
             pacer.wait(stop)
             outcome, writes = tokens.attempt(vault, local.clients, row)
             if outcome.outcome == "rate_limited":
@@ -126,7 +134,7 @@ def run(settings, *, dry_run: bool = False, concurrency: int = 4, batch: int = 2
             try:
                 while True:
                     if not exhausted and not stop.is_set() and in_flight <= concurrency:
-                        rows = tokens.claim_due(database, window, batch, run_started_at)
+                        rows = tokens.claim_due(database, window, batch, run_started_at, only_kind=only_kind)
                         exhausted = not rows
                         for row in rows:
                             pool.submit(task, row)

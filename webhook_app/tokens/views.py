@@ -57,7 +57,7 @@ def fix(account_id: str):
         return error_response(404, "No such account.")
     if row is None:
         return _not_refreshable(account_id)
-    outcome = tokens.refresh(db, vault_from_settings(settings), tokens.Clients.from_settings(settings), row)
+    outcome = tokens.refresh(db, vault_from_settings(settings), tokens.Clients.from_settings(settings, db=db), row)
     token_health.clear_cache(db, current_user.id)
     body = outcome.as_dict()
     if outcome.outcome == "refreshed":
