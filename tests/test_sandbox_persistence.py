@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import threading
 
 import pytest
 import requests
@@ -80,11 +81,15 @@ def test_a_new_dataclass_and_attribute_persist_without_code(tmp_path, monkeypatc
     monkeypatch.setattr(state_module, "Rotation", Rotation, raising=False)
     first = SandboxState("secret")
     first.rotations = {"a": Rotation("rft.1", 3)}
+    first.by_pair = {("meta", 7): {1, 2}, (3, "x"): None}
+    first.session = threading.Lock()   # not saveable: left out, the rest is saved
     persistence.save(first, tmp_path / "w.json")
     second = SandboxState("secret")
-    second.rotations = {}
+    second.rotations, second.by_pair, second.session = {}, {}, "fresh"
     persistence.restore(second, tmp_path / "w.json")
     assert second.rotations == {"a": Rotation("rft.1", 3)}
+    assert second.by_pair == {("meta", 7): {1, 2}, (3, "x"): None}
+    assert second.session == "fresh"
 
 
 def test_an_unreadable_file_starts_a_new_world(tmp_path):

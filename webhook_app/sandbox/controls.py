@@ -273,12 +273,8 @@ def failing():
 @bp.post("/api/burst")
 def burst():
     """Send `count` signed sample webhooks, cycling through `kinds` (a list or comma-separated), 8 at a time."""
-    if request.is_json:
-        args = _args()
-        kinds = args.get("kinds") or [samples.KINDS[0]]
-    else:
-        args = _args()
-        kinds = request.form.getlist("kinds") or [samples.KINDS[0]]
+    args = _args()
+    kinds = (args.get("kinds") if request.is_json else request.form.getlist("kinds")) or [samples.KINDS[0]]
     if isinstance(kinds, str):
         kinds = [k.strip() for k in kinds.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in samples.KINDS]

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 # Not part of the world: the lock, the settings it was started with, the call log (tests' counter).
 TRANSIENT = frozenset({"lock", "app_secret", "webhook_url", "calls"})
-_TAG, _TUPLE, _DEQUE, _SET = "__dataclass__", "__tuple__", "__deque__", "__set__"
+_TAG, _TUPLE, _DEQUE, _SET, _ITEMS = "__dataclass__", "__tuple__", "__deque__", "__set__", "__items__"
 _MODULE_PREFIX = "webhook_app.sandbox."
 
 
@@ -38,7 +38,9 @@ def encode(value):
             out[f.name] = encode(getattr(value, f.name))
         return out
     if isinstance(value, dict):
-        return {str(k): encode(v) for k, v in value.items()}
+        if all(isinstance(k, str) for k in value):
+            return {k: encode(v) for k, v in value.items()}
+        return {_ITEMS: [[encode(k), encode(v)] for k, v in value.items()]}   # e.g. tuple keys
     if isinstance(value, list):
         return [encode(v) for v in value]
     if isinstance(value, tuple):
@@ -86,9 +88,15 @@ def decode(value):
         return cls(**kwargs)
     if _is_marked(value):
         marker, items = next(iter(value.items()))
+        if marker == _ITEMS:
+            return {_hashable(decode(k)): decode(v) for k, v in items}
         kind = {_TUPLE: tuple, _DEQUE: deque, _SET: set}[marker]
         return kind(decode(v) for v in items)
     return {k: decode(v) for k, v in value.items()}
+
+
+def _hashable(key):
+    return tuple(key) if isinstance(key, list) else key
 
 
 def _gone(raw, decoded) -> bool:
@@ -97,7 +105,7 @@ def _gone(raw, decoded) -> bool:
 
 
 def _is_marked(value: dict) -> bool:
-    return len(value) == 1 and next(iter(value)) in (_TUPLE, _DEQUE, _SET)
+    return len(value) == 1 and next(iter(value)) in (_TUPLE, _DEQUE, _SET, _ITEMS)
 
 
 def _decode_collection(value):
