@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from webhook_app.auth import users
+from webhook_app.auth import login_limit, users
 from webhook_app.db import get_db
 from webhook_app.web.extensions import client_ip, limiter
 from webhook_app.web.urls import safe_next
@@ -42,8 +42,6 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_limit("RATELIMIT_LOGIN_FAILURES"), key_func=client_ip, methods=["POST"],
-               deduct_when=lambda response: response.status_code == 401)
 def login():
     """Check the email and password; only failures count against the rate limit."""
     next_url = safe_next(request.values.get("next"))
@@ -52,9 +50,12 @@ def login():
             return redirect(next_url)
         return render_template("auth/login.html", next=next_url)
     form = _form()
+    attempt = login_limit.take(current_app.config["RATELIMITS"]["RATELIMIT_LOGIN_FAILURES"], client_ip())
     user = users.authenticate(get_db(), form.get("email", ""), form.get("password", ""),
                               current_app.config["BCRYPT_ROUNDS"])
-    if user is None:
+    if user is not None:
+        attempt.give_back()
+    else:
         current_app.logger.info("failed login")
         return render_template("auth/login.html", error=LOGIN_FAILED, next=next_url,
                                email=form.get("email", "")), 401
