@@ -19,6 +19,7 @@ from webhook_app.tokens import credentials
 # Callers catch and open through this module, as before the credentials moved.
 from webhook_app.tokens.credentials import TokenUnavailable, open_token  # noqa: F401
 from webhook_app.tokens.vault import Vault
+from webhook_app.web.params import database_id
 from webhook_app.web.serialize import iso
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,10 @@ def expires_from(seconds) -> datetime | None:
 
 def parse_account_id(account_id: str) -> tuple[str, int]:
     kind, _, number = account_id.partition("-")
-    if kind not in ACCOUNT_KINDS or not number.isdigit():
+    row_id = database_id(number)
+    if kind not in ACCOUNT_KINDS or row_id is None:
         raise AccountNotFound(account_id)
-    return kind, int(number)
+    return kind, row_id
 
 
 # ---- storing what a connect flow fetched --------------------------------------------------------

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from webhook_app.auth import login_limit, users
 from webhook_app.db import get_db
+from webhook_app.web import params
 from webhook_app.web.extensions import client_ip, limiter
 from webhook_app.web.urls import safe_next
 
@@ -19,7 +20,16 @@ def _limit(name: str):
 
 
 def _form() -> dict:
-    return request.get_json(silent=True) or request.form if request.is_json else request.form
+    """The form's fields (or the same as JSON), with the email checked for control characters."""
+    form = dict(params.form_or_json())
+    email = form.get("email", "")
+    try:
+        form["email"] = params.text("email", email) or "" if isinstance(email, str) else ""
+        if not isinstance(form.get("password", ""), str):
+            raise params.BadParameter("'password' must be text.")
+    except params.BadParameter:
+        raise params.BadParameter("Enter a valid email address and password.") from None
+    return form
 
 
 @bp.route("/register", methods=["GET", "POST"])

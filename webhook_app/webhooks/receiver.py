@@ -120,7 +120,10 @@ class Receiver:
         stream = environ["wsgi.input"]
         if length is None and not environ.get("wsgi.input_terminated"):
             return b""  # no length and no chunked framing: there is no body to wait for
-        raw = stream.read(length) if length is not None else stream.read(limit + 1)
+        try:
+            raw = stream.read(length) if length is not None else stream.read(limit + 1)
+        except Exception as exc:  # noqa: BLE001 - werkzeug raises OSError, gunicorn its ParseException subclasses
+            raise Refused(400, f"Bad request: broken chunked framing ({exc.__class__.__name__})") from None
         if len(raw) > limit:
             raise Refused(413, "Payload too large")
         return raw
