@@ -1,7 +1,7 @@
 """Register, log in, log out, and say who is logged in (SPEC 6, 14)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webhook_app.auth import login_limit, users
@@ -93,4 +93,7 @@ def status():
 def _start_session(user: users.User) -> None:
     # A new session id at every login: an id planted before login is worth nothing after it.
     current_app.session_interface.regenerate(session)
+    # A new CSRF token too: one read from the login form before it is worth nothing after it.
+    session.pop("csrf_token", None)
+    g.pop("csrf_token", None)
     login_user(user)
