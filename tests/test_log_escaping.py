@@ -20,18 +20,26 @@ def test_a_newline_in_the_path_cannot_forge_a_log_line(settings, tmp_path):
     assert "\\n2026-01-01 00:00:00,000 INFO webhook_app.auth user 1 logged in\\r\\x1b[2J 404" in line
 
 
-def test_escaping_keeps_ordinary_text_and_tracebacks(capsys):
+def test_escaping_keeps_ordinary_text_and_tracebacks():
+    import io
     import logging
 
-    from webhook_app.logging_setup import configure_logging
+    from webhook_app.logging_setup import FORMAT, EscapingFormatter, RequestIdFilter
 
-    configure_logging("INFO")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(EscapingFormatter(FORMAT))
+    handler.addFilter(RequestIdFilter())
     log = logging.getLogger("test.escaping")
-    log.info("café\ttab %s", "a\nb\u2028c")
+    log.addHandler(handler)
     try:
-        raise RuntimeError("boom")
-    except RuntimeError:
-        log.exception("failed")
-    out = capsys.readouterr().out
-    assert "café\ttab a\\nb\\u2028c" in out
-    assert "Traceback (most recent call last):\n" in out  # the traceback stays readable
+        log.warning("café\ttab %s", "a\nb\u2028c")
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            log.exception("failed")
+    finally:
+        log.removeHandler(handler)
+    out = stream.getvalue()
+    assert "café\ttab a\\nb\\u2028c\n" in out
+    assert "failed\nTraceback (most recent call last):\n" in out  # the traceback stays readable
