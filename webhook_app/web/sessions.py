@@ -90,12 +90,12 @@ class PostgresSessionInterface(ServerSideSessionInterface):
         return self.serializer.decode(bytes(row["data"]))
 
     def _delete_session(self, store_id: str) -> None:
-        self.db.run("delete_session", session_id=store_id)
+        self.db.run("delete_session", idempotent=True, session_id=store_id)
 
     def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> None:
         user_id = session.get("_user_id")
         self.db.run(
-            "upsert_session",
+            "upsert_session", idempotent=True,
             session_id=store_id,
             user_id=int(user_id) if user_id else None,
             data=self.serializer.encode(session),

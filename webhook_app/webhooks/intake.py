@@ -126,7 +126,8 @@ class Intake:
             first.setdefault(delivery.digest, delivery)
         try:
             # Each body is JSON already (parse_envelope read it), so joined with commas they are a JSON array.
-            rows = self.db.statement_rows("store_deliveries", digests=b"".join(first),
+            # Idempotent (a body stored already is a duplicate), so a connection lost mid-way is retried once.
+            rows = self.db.statement_rows("store_deliveries", idempotent=True, digests=b"".join(first),
                                           bodies="[" + ",".join(d.envelope.text for d in first.values()) + "]")
         except InvalidData:
             # JSON that Python reads but PostgreSQL's jsonb refuses (a \u0000, a lone surrogate).
