@@ -339,7 +339,17 @@ step_start() {
   for name in "${JOB_TIMERS[@]}"; do timers+=("insta-connect-$name.timer"); done
   run systemctl enable --now insta-connect-web.service "${timers[@]}"
   # HUP: gunicorn starts workers on the new code, then retires the old ones; no request is dropped.
-  run systemctl reload insta-connect-web.service
+  # But the new workers inherit the master's environment, read when it started: a changed env file
+  # (a rotated META_APP_SECRET) reaches gunicorn only by a restart. "$ENV_FILE.started" holds the
+  # checksum of the env file the running services started with.
+  local env_sum="" started="$ENV_FILE.started"
+  [ -f "$ENV_FILE" ] && env_sum=$(sha256sum <"$ENV_FILE" | cut -d' ' -f1)
+  if [ -n "$env_sum" ] && [ -f "$started" ] && [ "$(cat "$started")" = "$env_sum" ]; then
+    run systemctl reload insta-connect-web.service
+  else
+    note "$ENV_FILE changed since insta-connect-web started: restarting it, since a reload keeps the old environment"
+    run systemctl restart insta-connect-web.service
+  fi
   # Background jobs (the template sync queued when a WhatsApp account connects) run on new code.
   run systemctl enable insta-connect-jobs-worker.service
   run systemctl restart insta-connect-jobs-worker.service
@@ -351,6 +361,9 @@ step_start() {
     run systemctl enable insta-connect-processor.service
     run systemctl restart insta-connect-processor.service
   fi
+  # The processor and the jobs worker were restarted above, and the timers' jobs start afresh each time.
+  note "insta-connect-processor and insta-connect-jobs-worker restarted: they read $ENV_FILE anew"
+  if [ "$DRY_RUN" = 0 ] && [ -n "$env_sum" ]; then printf '%s\n' "$env_sum" >"$started"; fi
 }
 
 step_verify() {

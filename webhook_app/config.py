@@ -89,9 +89,19 @@ class Settings:
         return self.tiktok_client_key or "sandbox-client-key"
 
     @property
+    def meta_app_secrets(self) -> tuple[str, ...]:
+        """META_APP_SECRET's secrets, newest first: two while the app secret is rotated at Meta (SPEC 7)."""
+        return tuple(s.strip() for s in self.meta_app_secret.split(",") if s.strip())
+
+    @property
+    def current_meta_app_secret(self) -> str:
+        """The newest app secret: the one our calls to Meta use."""
+        return next(iter(self.meta_app_secrets), "")
+
+    @property
     def tiktok_secret(self) -> str:
         """TikTok's client secret; with the sandbox, the shared META_APP_SECRET stands in."""
-        return self.tiktok_client_secret or self.meta_app_secret
+        return self.tiktok_client_secret or self.current_meta_app_secret
 
     def with_overrides(self, **changes) -> "Settings":
         return replace(self, **changes)

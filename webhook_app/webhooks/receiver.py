@@ -40,6 +40,7 @@ class Receiver:
 
     def __init__(self, settings: Settings, database: Database):
         self.settings = settings
+        self.app_secrets = settings.meta_app_secrets  # newest first; two during a rotation
         self.db = database
         self.intake = intake.Intake(database)
 
@@ -92,7 +93,7 @@ class Receiver:
         """Check the signature, then commit the delivery and its events before answering 200."""
         raw = self._body(environ)
         try:
-            intake.verify_signature(raw, environ.get("HTTP_X_HUB_SIGNATURE_256"), self.settings.meta_app_secret)
+            intake.verify_signature(raw, environ.get("HTTP_X_HUB_SIGNATURE_256"), self.app_secrets)
         except intake.InvalidSignature as exc:
             log.warning("webhook refused: %s", exc, extra={"request_id": request_id})
             raise Refused(401, "Invalid signature") from None
