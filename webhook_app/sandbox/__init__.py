@@ -43,7 +43,7 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False
     base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
-    app.extensions["sandbox"] = state or SandboxState(settings.meta_app_secret,
+    app.extensions["sandbox"] = state or SandboxState(settings.current_meta_app_secret,
                                                       webhook_url or f"{base}/webhook")
     for bp in (meta.dialog_bp, meta.graph_bp, meta.instagram_bp, tiktok.auth_bp, tiktok.api_bp, controls.bp):
         app.register_blueprint(bp)
