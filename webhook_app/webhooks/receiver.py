@@ -91,6 +91,8 @@ class Receiver:
 
     def receive(self, environ, request_id: str) -> str:
         """Check the signature, then commit the delivery and its events before answering 200."""
+        if self.settings.webhook_require_mtls:
+            self._require_client_certificate(environ, request_id)
         raw = self._body(environ)
         try:
             intake.verify_signature(raw, environ.get("HTTP_X_HUB_SIGNATURE_256"), self.app_secrets)
@@ -107,6 +109,19 @@ class Receiver:
             log.info("duplicate %s delivery acknowledged; nothing stored", envelope.object,
                      extra={"request_id": request_id})
         return "EVENT_RECEIVED"
+
+    def _require_client_certificate(self, environ, request_id: str) -> None:
+        """With WEBHOOK_REQUIRE_MTLS, only deliveries nginx verified as Meta's client certificate.
+
+        nginx sets both headers on every request it proxies (a client's own are replaced), and
+        gunicorn listens on 127.0.0.1 only, so nothing but nginx can set them.
+        """
+        verified = environ.get("HTTP_X_CLIENT_VERIFY", "")
+        common_name = environ.get("HTTP_X_CLIENT_CN", "")
+        if verified != "SUCCESS" or common_name != self.settings.webhook_mtls_common_name:
+            log.warning("webhook refused: client certificate %s (common name %r)", verified or "missing",
+                        common_name, extra={"request_id": request_id})
+            raise Refused(403, "Forbidden: Meta's client certificate is required")
 
     def _body(self, environ) -> bytes:
         """The raw body, refused with 413 past the limit (read no further than one byte beyond it)."""
