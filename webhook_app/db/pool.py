@@ -94,6 +94,8 @@ class Transaction:
             psycopg2.extras.execute_batch(self._cur, query(name), rows, page_size=100)
         except psycopg2.Error as exc:
             raise translate(exc, broken=bool(self._cur.connection.closed)) from exc
+        except ValueError as exc:  # a NUL byte in text, as in _execute
+            raise InvalidData(str(exc)) from exc
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
