@@ -4,6 +4,7 @@ import threading
 import time
 
 import psycopg2
+import pytest
 
 from tests.support.webhooks import deliver, ig_messages, wait_until
 from webhook_app.webhooks import event_queue as queue
@@ -34,6 +35,8 @@ def test_extending_leases_does_not_wait_for_rows_a_batch_has_locked(server, db, 
     assert queue.reclaim_expired(db) == 0  # the locked one was never at risk: reclaim skips locked rows too
 
 
+# The worker thread's death is the point of the test; pytest would report it as a warning.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_worker_thread_that_dies_is_restarted_and_logged(settings, server, sql, caplog):
     killed = []
 
