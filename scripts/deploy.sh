@@ -17,6 +17,8 @@
 #   APP_DIR (/opt/insta-connect), ETC_DIR (/etc/insta-connect), APP_USER (insta-connect),
 #   DB_NAME and DB_USER (insta_connect), PROCESSOR_MODE (follow: the follow-mode service; timer:
 #   the one-minute and five-minute timers instead), SSH_OPTS (extra options for ssh)
+#   WEBHOOK_MTLS_CA_FILE: the CA file of Meta's webhook client certificates on the host; nginx then
+#     verifies them (optional mutual TLS) and WEBHOOK_REQUIRE_MTLS=1 makes the app insist on them
 # Generated secrets (SECRET_KEY, TOKEN_ENCRYPTION_KEYS, META_VERIFY_TOKEN, the database password)
 # are written once into $ETC_DIR/insta-connect.env and never replaced by a later run.
 set -euo pipefail
@@ -35,7 +37,7 @@ STATE_DIR=/var/lib/insta-connect
 ACME_ROOT=/var/www/insta-connect-acme
 ENV_FILE="$ETC_DIR/insta-connect.env"
 # Settings handed from the operator's environment to the env file (and over SSH to the host).
-PASSED_SETTINGS=(META_APP_ID META_APP_SECRET TIKTOK_CLIENT_KEY TIKTOK_CLIENT_SECRET)
+PASSED_SETTINGS=(META_APP_ID META_APP_SECRET TIKTOK_CLIENT_KEY TIKTOK_CLIENT_SECRET WEBHOOK_REQUIRE_MTLS)
 JOB_TIMERS=(refresh-tokens refresh-tiktok sync-account-data monitor-tokens sync-templates prune backup)
 
 DRY_RUN=0
@@ -95,7 +97,11 @@ note() { printf '    %s\n' "$*"; }
 
 # render FILE: a file of deployment/ as installed here (paths, user and domain substituted).
 render() {
-  sed -e "s#/opt/insta-connect#$APP_DIR#g" \
+  local mtls=(-e "/^ *#mtls /d")
+  if [ -n "${WEBHOOK_MTLS_CA_FILE:-}" ]; then
+    mtls=(-e "s|^\( *\)#mtls |\1|" -e "s#/etc/insta-connect/tls/meta-client-ca.pem#$WEBHOOK_MTLS_CA_FILE#g")
+  fi
+  sed "${mtls[@]}" -e "s#/opt/insta-connect#$APP_DIR#g" \
     -e "s#^User=insta-connect\$#User=$APP_USER#" -e "s#^Group=insta-connect\$#Group=$APP_USER#" \
     -e "s#insta-connect\\.example\\.com#${DOMAIN:-insta-connect.example.com}#g" "$1"
 }
@@ -339,7 +345,17 @@ step_start() {
   for name in "${JOB_TIMERS[@]}"; do timers+=("insta-connect-$name.timer"); done
   run systemctl enable --now insta-connect-web.service "${timers[@]}"
   # HUP: gunicorn starts workers on the new code, then retires the old ones; no request is dropped.
-  run systemctl reload insta-connect-web.service
+  # But the new workers inherit the master's environment, read when it started: a changed env file
+  # (a rotated META_APP_SECRET) reaches gunicorn only by a restart. "$ENV_FILE.started" holds the
+  # checksum of the env file the running services started with.
+  local env_sum="" started="$ENV_FILE.started"
+  [ -f "$ENV_FILE" ] && env_sum=$(sha256sum <"$ENV_FILE" | cut -d' ' -f1)
+  if [ -n "$env_sum" ] && [ -f "$started" ] && [ "$(cat "$started")" = "$env_sum" ]; then
+    run systemctl reload insta-connect-web.service
+  else
+    note "$ENV_FILE changed since insta-connect-web started: restarting it, since a reload keeps the old environment"
+    run systemctl restart insta-connect-web.service
+  fi
   # Background jobs (the template sync queued when a WhatsApp account connects) run on new code.
   run systemctl enable insta-connect-jobs-worker.service
   run systemctl restart insta-connect-jobs-worker.service
@@ -351,6 +367,9 @@ step_start() {
     run systemctl enable insta-connect-processor.service
     run systemctl restart insta-connect-processor.service
   fi
+  # The processor and the jobs worker were restarted above, and the timers' jobs start afresh each time.
+  note "insta-connect-processor and insta-connect-jobs-worker restarted: they read $ENV_FILE anew"
+  if [ "$DRY_RUN" = 0 ] && [ -n "$env_sum" ]; then printf '%s\n' "$env_sum" >"$started"; fi
 }
 
 step_verify() {
@@ -391,7 +410,7 @@ deploy_local() {
 # The script the host runs: exports of the settings you passed, then deploy.sh --local.
 remote_script() {
   local redact=$1 name value incoming="$APP_DIR.incoming"
-  for name in "${PASSED_SETTINGS[@]}" APP_DIR ETC_DIR APP_USER DB_NAME DB_USER PROCESSOR_MODE; do
+  for name in "${PASSED_SETTINGS[@]}" APP_DIR ETC_DIR APP_USER DB_NAME DB_USER PROCESSOR_MODE WEBHOOK_MTLS_CA_FILE; do
     [ -n "${!name:-}" ] || continue
     value=${!name}
     if [ "$redact" = 1 ] && [[ $name == *SECRET* ]]; then value="<from your environment>"; fi

@@ -42,10 +42,13 @@ WHERE i.page_id = p.id AND p.meta_account_id = %(meta_account_id)s AND NOT (i.ig
 RETURNING i.ig_user_id;
 
 -- upsert_account_route --
--- Route webhooks for this Meta (or TikTok) id to the user; the latest connection wins.
+-- Route webhooks for this Meta (or TikTok) id to the user, unless another user has it: the first keeps it
+-- (no row returned then). Atomic: of two users connecting the same id at once, the second waits and is refused.
 INSERT INTO account_routes (external_id, user_id, kind)
 VALUES (%(external_id)s, %(user_id)s, %(kind)s)
-ON CONFLICT (external_id) DO UPDATE SET user_id = EXCLUDED.user_id, kind = EXCLUDED.kind;
+ON CONFLICT (external_id) DO UPDATE SET kind = EXCLUDED.kind
+WHERE account_routes.user_id = EXCLUDED.user_id
+RETURNING user_id;
 
 -- delete_account_routes --
 -- Stop routing these ids to the user.

@@ -17,8 +17,9 @@ SET data = EXCLUDED.data, user_id = EXCLUDED.user_id, expires_at = EXCLUDED.expi
 DELETE FROM sessions WHERE session_id = %(session_id)s;
 
 -- delete_expired_sessions --
--- Remove every expired session.
-DELETE FROM sessions WHERE expires_at <= now();
+-- Remove every expired session, and anonymous ones nobody has touched for a day.
+DELETE FROM sessions
+WHERE expires_at <= now() OR (user_id IS NULL AND updated_at < now() - interval '1 day');
 
 -- rate_limit_incr --
 -- Add to a counter, starting a new window when the old one has expired; returns the new count.

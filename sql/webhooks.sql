@@ -111,10 +111,15 @@ WHERE e.id = failed.id AND e.locked_by = %(worker)s AND e.status = 'processing'
 RETURNING e.id, e.status;
 
 -- extend_webhook_leases --
--- A live worker pushes back the lease of every event it holds.
-UPDATE webhook_events
+-- A live worker pushes back the lease of every event it holds, skipping rows a batch has locked right now
+-- (never waiting for it: reclaiming skips locked rows too, so those are not at risk while locked).
+UPDATE webhook_events e
 SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
-WHERE status = 'processing' AND locked_by = ANY(%(workers)s);
+WHERE e.id IN (
+    SELECT id FROM webhook_events
+    WHERE status = 'processing' AND locked_by = ANY(%(workers)s)
+    FOR UPDATE SKIP LOCKED
+);
 
 -- reclaim_expired_webhook_leases --
 -- Return events whose worker stopped extending its lease to the queue (dead_letter after too many lost leases).

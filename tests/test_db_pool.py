@@ -49,14 +49,30 @@ def test_driver_errors_arrive_as_the_projects_own_and_the_connection_is_reused(s
         db.close()
 
 
-def test_a_connection_the_server_dropped_fails_once_as_unavailable_and_is_replaced(settings, sql):
+def test_a_read_on_a_connection_the_server_dropped_is_retried_on_a_fresh_one(settings, sql):
     db = Database(settings.database_url, maxconn=1, application_name="pool-test")
     try:
         assert db.one("get_user", user_id=1) is None
         sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pool-test'")
-        with pytest.raises(DatabaseUnavailable):
-            db.one("get_user", user_id=1)
-        assert db.one("get_user", user_id=1) is None  # a new connection, not the dead one again
+        assert db.one("get_user", user_id=1) is None  # a read: retried once on a new connection, unnoticed
+    finally:
+        db.close()
+
+
+def test_a_write_on_a_dropped_connection_fails_once_and_the_pool_is_renewed(settings, sql):
+    db = Database(settings.database_url, maxconn=3, application_name="pool-test")
+    try:
+        held = [db._connection() for _ in range(3)]  # three connections open, then all idle in the pool
+        for conn in held:
+            conn.__enter__()
+        for conn in held:
+            conn.__exit__(None, None, None)
+        sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pool-test'")
+        with pytest.raises(DatabaseUnavailable):  # a write is not retried: it might have been applied
+            db.run("mark_webhook_verified")
+        # The other two idle connections died with the first; they are replaced, not tried one by one.
+        for _ in range(3):
+            db.run("mark_webhook_verified")
     finally:
         db.close()
     unreachable = Database("postgresql://nobody@127.0.0.1:1/none", maxconn=1)

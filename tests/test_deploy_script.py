@@ -108,3 +108,29 @@ def test_the_secrets_step_generates_once_and_keeps_what_is_there(tmp_path):
     settings = load_settings(again)
     assert settings.production and settings.trusted_proxy_count == 1
     assert len(settings.token_encryption_keys) == 2
+
+
+def test_a_changed_env_file_restarts_the_web_app_instead_of_reloading_it(tmp_path):
+    require_tool("openssl", "openssl")
+    env = _env(tmp_path, APP_USER="root")
+    secrets = ("--local", "--only", "secrets", "--domain", "connect.example.com")
+    start = ("--dry-run", "--local", "--only", "start", "--domain", "connect.example.com")
+    assert run_script("deploy.sh", *secrets, env={**env, "META_APP_SECRET": "old-secret"}).returncode == 0
+    env_file = tmp_path / "etc" / "insta-connect.env"
+
+    first = run_script("deploy.sh", *start, env=env).stdout
+    assert "systemctl restart insta-connect-web.service" in first and "restarting it" in first
+
+    # The services run with this env file (what a real start step records).
+    digest = subprocess.run(["sha256sum"], input=env_file.read_bytes(), capture_output=True).stdout.split()[0]
+    (tmp_path / "etc" / "insta-connect.env.started").write_bytes(digest + b"\n")
+    unchanged = run_script("deploy.sh", *start, env=env).stdout
+    assert "systemctl reload insta-connect-web.service" in unchanged
+    assert "systemctl restart insta-connect-web.service" not in unchanged
+
+    # The app secret is rotated at Meta: the new one first, the old one still accepted (SPEC 7).
+    assert run_script("deploy.sh", *secrets, env={**env, "META_APP_SECRET": "new-secret,old-secret"}).returncode == 0
+    rotated = run_script("deploy.sh", *start, env=env).stdout
+    assert "systemctl restart insta-connect-web.service" in rotated
+    assert "insta-connect-processor and insta-connect-jobs-worker restarted" in rotated
+    assert "new-secret" not in rotated

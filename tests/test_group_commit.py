@@ -112,3 +112,70 @@ def test_a_quiet_group_never_lingers():
         assert group.submit(item) == "ok"
     assert written == [["a"], ["b"], ["c"]]
     assert time.monotonic() - started < 10  # one linger alone would have taken 30 s
+
+
+class Killed(BaseException):
+    """An asynchronous exception, as gevent's kill or a worker timeout raises inside a sleep."""
+
+
+def test_a_leader_killed_during_its_linger_hands_over_and_no_caller_hangs():
+    import signal
+
+    flushed: list[list] = []
+    group = GroupCommit(lambda items: flushed.append(list(items)) or [f"stored {i}" for i in items],
+                        linger=1.0, busy_batch=1)
+    group.submit("warm-up")  # a batch of one: the next leader lingers (busy_batch=1)
+    results: dict = {}
+
+    def call(item):
+        results[item] = group.submit(item)
+
+    def kill(signum, frame):
+        raise Killed()
+
+    others = [threading.Thread(target=call, args=(f"caller-{i}",), daemon=True) for i in range(3)]
+    previous = signal.signal(signal.SIGALRM, kill)
+    timer = threading.Timer(0.05, lambda: [t.start() for t in others])
+    timer.start()
+    signal.setitimer(signal.ITIMER_REAL, 0.3)  # the leader (this thread) is killed mid-linger
+    try:
+        with pytest.raises(Killed):
+            group.submit("leader")
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    for thread in others:
+        thread.join(5)
+    assert not any(t.is_alive() for t in others), "callers were left waiting for a leader that died"
+    assert results == {f"caller-{i}": f"stored caller-{i}" for i in range(3)}
+    assert "leader" not in [item for batch in flushed for item in batch]
+    assert group.submit("after") == "stored after"  # and the group goes on
+
+
+def test_waiters_behind_a_flush_that_never_ends_get_database_unavailable_by_their_deadline():
+    from webhook_app.exceptions import DatabaseUnavailable
+
+    gate = Gate()
+    group = GroupCommit(gate, deadline=0.3)
+    started = time.monotonic()
+    results = {}
+
+    def call(item):
+        try:
+            results[item] = group.submit(item)
+        except Exception as exc:  # noqa: BLE001 - the outcome under test
+            results[item] = exc
+
+    first = threading.Thread(target=call, args=("stuck",), daemon=True)
+    first.start()
+    assert gate.entered.wait(5)
+    waiting = [threading.Thread(target=call, args=(f"w{i}",), daemon=True) for i in range(3)]
+    for thread in waiting:
+        thread.start()
+    for thread in waiting:
+        thread.join(5)
+    assert time.monotonic() - started < 3
+    assert all(isinstance(results[f"w{i}"], DatabaseUnavailable) for i in range(3)), results
+    gate.release.set()
+    first.join(5)
+    assert results["stuck"] == "stored stuck"
+    assert group.submit("next") == "stored next"  # nothing was left half-led

@@ -4,6 +4,7 @@ forwarded headers the app trusts (TRUSTED_PROXY_COUNT=1), serves static files an
 over the receiver's 5 MiB."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -168,3 +169,87 @@ def test_static_files_come_from_nginx_and_big_bodies_are_refused(proxied):
     too_big = requests.post(proxied["https"] + "/webhook", data=b"x" * (5 * 1024 * 1024 + 1),
                             headers={"Content-Type": "application/json"}, verify=proxied["ca"], timeout=15)
     assert too_big.status_code == 413
+
+
+# ---- optional mutual TLS for the receivers (SPEC 7) ----------------------------------------------
+
+META_CN = "client.webhooks.fbclientcerts.com"
+
+
+def _openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def _client_certificates(directory):
+    """A CA standing in for Meta's, a client certificate of Meta's name, one of another name, one of another CA."""
+    require_tool("openssl", "openssl")
+    for ca in ("ca", "other-ca"):
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN=Test {ca}",
+                 "-keyout", str(directory / f"{ca}.key"), "-out", str(directory / f"{ca}.pem"))
+    for name, cn, ca in (("meta", META_CN, "ca"), ("impostor", "client.example.com", "ca"),
+                         ("foreign", META_CN, "other-ca")):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/O=Meta/CN={cn}",
+                 "-keyout", str(directory / f"{name}.key"), "-out", str(directory / f"{name}.csr"))
+        _openssl("x509", "-req", "-in", str(directory / f"{name}.csr"), "-CA", str(directory / f"{ca}.pem"),
+                 "-CAkey", str(directory / f"{ca}.key"), "-CAcreateserial", "-days", "1",
+                 "-out", str(directory / f"{name}.pem"))
+    return {name: (str(directory / f"{name}.pem"), str(directory / f"{name}.key"))
+            for name in ("meta", "impostor", "foreign")}
+
+
+def _site_with_mtls(tmp_path, **ports) -> str:
+    os.environ["WEBHOOK_MTLS_CA_FILE"] = str(tmp_path / "ca.pem")
+    try:
+        return _site(tmp_path, **ports)
+    finally:
+        del os.environ["WEBHOOK_MTLS_CA_FILE"]
+
+
+def test_mutual_tls_lines_are_rendered_only_with_a_ca_file(tmp_path):
+    (tmp_path / "plain").mkdir()
+    plain = _site(tmp_path / "plain")
+    assert "ssl_verify_client" not in plain and "#mtls" not in plain
+    _certificate(tmp_path)
+    _client_certificates(tmp_path)
+    site = _site_with_mtls(tmp_path)
+    assert f"ssl_client_certificate {tmp_path}/ca.pem;" in site and "ssl_verify_client optional;" in site
+    result = subprocess.run(_nginx("-t", "-c", str(_main_config(tmp_path, site)), tmp_path=tmp_path),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_with_mutual_tls_only_metas_verified_certificate_delivers(settings, tmp_path, sql):
+    from tests.support.webhooks import ig_messages, sign
+
+    server_ca = _certificate(tmp_path)
+    clients = _client_certificates(tmp_path)
+    web = Gunicorn(app_env(settings, TRUSTED_PROXY_COUNT="1", WEBHOOK_REQUIRE_MTLS="1"), workers=1,
+                   log_path=tmp_path / "gunicorn.log")
+    http_port, https_port = free_port(), free_port()
+    config = _main_config(tmp_path, _site_with_mtls(tmp_path, http_port=http_port, https_port=https_port,
+                                                    upstream=f"127.0.0.1:{web.port}"))
+    nginx = subprocess.Popen(_nginx("-c", str(config), "-g", "daemon off;", tmp_path=tmp_path),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"https://{DOMAIN}:{https_port}"
+
+    def post(mid, cert=None, headers=None):
+        body = json.dumps(ig_messages("ig-1", [mid])).encode()
+        return requests.post(base + "/webhook", data=body, cert=cert, verify=str(server_ca), timeout=10,
+                             headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(body),
+                                      **(headers or {})})
+
+    try:
+        _wait_for_port(https_port, nginx)
+        assert post("with-metas-certificate", cert=clients["meta"]).status_code == 200
+        assert post("no-certificate").status_code == 403
+        assert post("forged-headers", headers={"X-Client-Verify": "SUCCESS", "X-Client-CN": META_CN}).status_code == 403
+        assert post("another-name", cert=clients["impostor"]).status_code == 403
+        assert post("another-ca", cert=clients["foreign"]).status_code in (400, 403)
+        # Browsers without a certificate still reach the rest of the app.
+        assert requests.get(base + "/healthz", verify=str(server_ca), timeout=10).status_code == 200
+    finally:
+        nginx.send_signal(signal.SIGQUIT)
+        nginx.wait(15)
+        web.stop()
+    stored = [mid for (mid,) in sql("SELECT payload->'messaging'->0->'message'->>'mid' FROM webhook_events")]
+    assert stored == ["with-metas-certificate"]

@@ -17,7 +17,7 @@ from webhook_app.logging_setup import configure_logging
 from webhook_app.message_templates import views as template_views
 from webhook_app.timed_jobs import views as timed_job_views
 from webhook_app.tokens import views as token_views
-from webhook_app.web import dashboard, errors, health, request_hooks
+from webhook_app.web import dashboard, errors, health, params, request_hooks
 from webhook_app.web.api import create_api_blueprint
 from webhook_app.web.extensions import csrf, limiter, login_manager
 from webhook_app.web.sessions import PostgresSessionInterface
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count,
                                 x_proto=settings.trusted_proxy_count, x_host=settings.trusted_proxy_count)
 
+    params.init_app(app)  # before the blueprints: their <int:> rules use its converter
     db.init_app(app, database)
     app.session_interface = PostgresSessionInterface(app, database)
     request_hooks.init_app(app)  # first, so even a refused request carries its request id

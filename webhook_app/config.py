@@ -81,6 +81,9 @@ class Settings:
     webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0)
     webhook_lease_seconds: float = 15.0
     webhook_retention_days: int = 30
+    # Optional mutual TLS (SPEC 7): nginx verifies Meta's client certificate and says so in headers.
+    webhook_require_mtls: bool = False
+    webhook_mtls_common_name: str = "client.webhooks.fbclientcerts.com"
     token_refresh_window_days: int = 7
     token_refresh_concurrency: int = 4
     token_health_cache_seconds: int = 300
@@ -112,9 +115,19 @@ class Settings:
         return self.tiktok_client_key or "sandbox-client-key"
 
     @property
+    def meta_app_secrets(self) -> tuple[str, ...]:
+        """META_APP_SECRET's secrets, newest first: two while the app secret is rotated at Meta (SPEC 7)."""
+        return tuple(s.strip() for s in self.meta_app_secret.split(",") if s.strip())
+
+    @property
+    def current_meta_app_secret(self) -> str:
+        """The newest app secret: the one our calls to Meta use."""
+        return next(iter(self.meta_app_secrets), "")
+
+    @property
     def tiktok_secret(self) -> str:
         """TikTok's client secret; with the sandbox, the shared META_APP_SECRET stands in."""
-        return self.tiktok_client_secret or self.meta_app_secret
+        return self.tiktok_client_secret or self.current_meta_app_secret
 
     def with_overrides(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -156,6 +169,17 @@ def _text(env: Mapping[str, str], name: str, default: str) -> str:
     return env.get(name, default)
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (true or false), got {raw!r}")
+
+
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return env.get(name, default).rstrip("/")
 
@@ -186,6 +210,8 @@ _VARIABLES = {
     "webhook_retry_delays": ("WEBHOOK_RETRY_DELAYS", _floats),
     "webhook_lease_seconds": ("WEBHOOK_LEASE_SECONDS", _float),
     "webhook_retention_days": ("WEBHOOK_RETENTION_DAYS", _int),
+    "webhook_require_mtls": ("WEBHOOK_REQUIRE_MTLS", _flag),
+    "webhook_mtls_common_name": ("WEBHOOK_MTLS_COMMON_NAME", _text),
     "token_refresh_window_days": ("TOKEN_REFRESH_WINDOW_DAYS", _int),
     "token_refresh_concurrency": ("TOKEN_REFRESH_CONCURRENCY", _int),
     "token_health_cache_seconds": ("TOKEN_HEALTH_CACHE_SECONDS", _int),

@@ -75,6 +75,8 @@ class Browser:
     def _token(self) -> str:
         if self.csrf_token is None:
             self.get("/auth/login")
+        if self.csrf_token is None:  # logged in: the login form redirects, the dashboard has the token
+            self.get("/")
         return self.csrf_token or ""
 
     def post_form(self, path: str, data: dict | None = None, *, csrf: bool = True, **kw) -> requests.Response:
@@ -107,14 +109,19 @@ class AuthActions:
 
     def register(self, email: str = "owner@example.com", password: str = "correct horse") -> requests.Response:
         self.browser.get("/auth/register")
-        return self.browser.post_form("/auth/register", {"email": email, "password": password})
+        return self._started(self.browser.post_form("/auth/register", {"email": email, "password": password}))
 
     def login(self, email: str = "owner@example.com", password: str = "correct horse", next: str | None = None):
         self.browser.get("/auth/login")
         data = {"email": email, "password": password}
         if next is not None:
             data["next"] = next
-        return self.browser.post_form("/auth/login", data)
+        return self._started(self.browser.post_form("/auth/login", data))
+
+    def _started(self, response: requests.Response) -> requests.Response:
+        if response.status_code == 302:
+            self.browser.csrf_token = None  # the CSRF token changes at login; the next page carries the new one
+        return response
 
     def logout(self) -> requests.Response:
         self.browser.get("/")

@@ -100,6 +100,11 @@ def _provider_failed(provider: str, exc: graph.GraphError):
     return error_response(502, f"{provider} did not complete the connection: {exc.message}. Nothing was stored.")
 
 
+def _owned_elsewhere(exc):
+    current_app.logger.warning("user %s refused: %s is connected by another user", current_user.id, exc.external_id)
+    return error_response(409, str(exc))
+
+
 @bp.get("/meta")
 @login_required
 @connect_limit
@@ -139,7 +144,10 @@ def meta_callback():
     login = accounts.MetaLogin(meta_user_id=me["id"], name=me.get("name", ""), token=token,
                                expires_in=long_lived.get("expires_in"), scopes=list(info.get("scopes", [])),
                                pages=pages, data_access_expires_at=accounts.epoch(info.get("data_access_expires_at")))
-    counts = accounts.store_meta_login(get_db(), vault_from_settings(_settings()), current_user.id, login)
+    try:
+        counts = accounts.store_meta_login(get_db(), vault_from_settings(_settings()), current_user.id, login)
+    except accounts.OwnedByAnotherUser as exc:
+        return _owned_elsewhere(exc)
     current_app.logger.info("user %s connected Meta login with %d pages, %d instagram accounts",
                             current_user.id, counts["pages"], counts["instagram"])
     flash(f"Connected {me.get('name', 'Facebook')}: {counts['pages']} Page(s), "
@@ -188,6 +196,8 @@ def whatsapp_callback():
             templates_sync.queue_sync(get_db(), stored[-1])
     except graph.GraphError as exc:
         return _provider_failed("Meta", exc)
+    except accounts.OwnedByAnotherUser as exc:
+        return _owned_elsewhere(exc)
     current_app.logger.info("user %s connected %d WhatsApp business accounts", current_user.id, len(stored))
     flash(f"Connected {len(stored)} WhatsApp Business account(s).", "ok")
     return redirect(url_for("dashboard.index"))
@@ -216,8 +226,11 @@ def tiktok_callback():
         user = client.user_info(tokens["access_token"])
     except graph.GraphError as exc:
         return _provider_failed("TikTok", exc)
-    accounts.store_tiktok_account(get_db(), vault_from_settings(_settings()), current_user.id, user=user,
-                                  tokens=tokens)
+    try:
+        accounts.store_tiktok_account(get_db(), vault_from_settings(_settings()), current_user.id, user=user,
+                                      tokens=tokens)
+    except accounts.OwnedByAnotherUser as exc:
+        return _owned_elsewhere(exc)
     current_app.logger.info("user %s connected a TikTok account", current_user.id)
     flash(f"Connected TikTok account {user.get('display_name', '')}.", "ok")
     return redirect(url_for("dashboard.index"))

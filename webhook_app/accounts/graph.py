@@ -491,12 +491,12 @@ class TikTokClient(_Http):
 
 def meta_client(settings, **kw) -> GraphClient:
     return GraphClient(settings.meta_graph_url, settings.meta_graph_version, app_id=settings.meta_client_id,
-                       app_secret=settings.meta_app_secret, **kw)
+                       app_secret=settings.current_meta_app_secret, **kw)
 
 
 def instagram_client(settings, **kw) -> InstagramClient:
     return InstagramClient(settings.instagram_graph_url, settings.meta_graph_version, app_id=settings.meta_client_id,
-                           app_secret=settings.meta_app_secret, **kw)
+                           app_secret=settings.current_meta_app_secret, **kw)
 
 
 def instagram_login_client(settings, **kw) -> InstagramLoginClient:

@@ -15,7 +15,8 @@ from flask_login import current_user, login_required
 
 from webhook_app.accounts import graph
 from webhook_app.accounts import store as accounts
-from webhook_app.accounts.connect import _callback_code, _new_state, _provider_failed, _redirect_uri, connect_limit
+from webhook_app.accounts.connect import (_callback_code, _new_state, _owned_elsewhere, _provider_failed, _redirect_uri,
+                                         connect_limit)
 from webhook_app.db import get_db
 from webhook_app.tokens.vault import from_settings as vault_from_settings
 
@@ -59,9 +60,14 @@ def callback():
         return _provider_failed("Instagram", exc)
     # Webhooks name the professional account by its Instagram user id (`user_id`), not the app-scoped `id`.
     ig_user_id = str(me.get("user_id") or short["user_id"] or me["id"])
-    accounts.store_instagram_login(get_db(), vault_from_settings(settings), current_user.id, ig_user_id=ig_user_id,
-                                   profile=me, token=token, expires_in=long_lived.get("expires_in"),
-                                   scopes=short["permissions"] or list(SCOPES), subscribed_fields=list(WEBHOOK_FIELDS))
+    try:
+        accounts.store_instagram_login(get_db(), vault_from_settings(settings), current_user.id,
+                                       ig_user_id=ig_user_id, profile=me, token=token,
+                                       expires_in=long_lived.get("expires_in"),
+                                       scopes=short["permissions"] or list(SCOPES),
+                                       subscribed_fields=list(WEBHOOK_FIELDS))
+    except accounts.OwnedByAnotherUser as exc:
+        return _owned_elsewhere(exc)
     current_app.logger.info("user %s connected an Instagram account by Instagram Login", current_user.id)
     flash(f"Connected Instagram account @{me.get('username', '')} (Instagram Login).", "ok")
     return redirect(url_for("dashboard.index"))

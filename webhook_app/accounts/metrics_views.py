@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 
 from webhook_app.accounts import metrics as account_metrics
 from webhook_app.db import get_db
+from webhook_app.web import params
 
 bp = Blueprint("metrics", __name__)
 
@@ -16,6 +17,5 @@ MAX_DAYS = 365
 @login_required
 def metrics():
     """Snapshots grouped by account, oldest first (`?days=` up to a year, 90 by default)."""
-    days = request.args.get("days", "90")
-    days = min(MAX_DAYS, max(1, int(days))) if days.isdigit() else 90
+    days = params.whole_number("days", request.args.get("days"), default=90, minimum=1, maximum=MAX_DAYS)
     return jsonify(**account_metrics.user_metrics(get_db(), current_user.id, days))

@@ -20,6 +20,7 @@ from webhook_app.tokens import credentials
 # Callers catch and open through this module, as before the credentials moved.
 from webhook_app.tokens.credentials import TokenUnavailable, open_token  # noqa: F401
 from webhook_app.tokens.vault import Vault
+from webhook_app.web.params import database_id
 from webhook_app.web.serialize import iso
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,22 @@ log = logging.getLogger(__name__)
 # What a selected Page sends us (Messenger-platform fields cover the linked Instagram account too).
 PAGE_WEBHOOK_FIELDS = ("messages", "messaging_postbacks", "message_reactions", "message_echoes", "feed", "mention")
 ACCOUNT_KINDS = ("meta", "instagram", "whatsapp", "tiktok")
+
+
+class OwnedByAnotherUser(InstaConnectError):
+    """Another user connected this Meta object first (SPEC 14); the message names it for the user."""
+
+    def __init__(self, what: str, name: str, external_id: str):
+        label = f"{what} \u201c{name}\u201d ({external_id})" if name else f"{what} {external_id}"
+        super().__init__(f"The {label} is already connected by another user of this service and stays with "
+                         "them. Nothing was stored; ask them to disconnect it first.")
+        self.external_id = external_id
+
+
+def _claim_route(tx, user_id: int, external_id: str, kind: str, what: str, name: str | None) -> None:
+    """Route the id's webhooks to the user, or refuse (rolling back the whole connect) if another user has it."""
+    if tx.one("upsert_account_route", external_id=external_id, user_id=user_id, kind=kind) is None:
+        raise OwnedByAnotherUser(what, name or "", external_id)
 
 
 class AccountNotFound(InstaConnectError):
@@ -53,9 +70,10 @@ def epoch(value) -> datetime | None:
 
 def parse_account_id(account_id: str) -> tuple[str, int]:
     kind, _, number = account_id.partition("-")
-    if kind not in ACCOUNT_KINDS or not number.isdigit():
+    row_id = database_id(number)
+    if kind not in ACCOUNT_KINDS or row_id is None:
         raise AccountNotFound(account_id)
-    return kind, int(number)
+    return kind, row_id
 
 
 # ---- storing what a connect flow fetched --------------------------------------------------------
@@ -90,7 +108,7 @@ def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin)
             credentials.store(tx, vault, user_id=user_id, kind="page", account_id=page_row, token_kind="page",
                               token=page.get("access_token"))
             keep_pages.append(page["id"])
-            tx.run("upsert_account_route", external_id=page["id"], user_id=user_id, kind="page")
+            _claim_route(tx, user_id, page["id"], "page", "Facebook Page", page.get("name"))
             counts["pages"] += 1
             ig = page.get("instagram")
             if ig:
@@ -100,7 +118,8 @@ def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin)
                        followers_count=ig.get("followers_count"), media_count=ig.get("media_count"),
                        token_kind="page")
                 keep_ig.append(ig["id"])
-                tx.run("upsert_account_route", external_id=ig["id"], user_id=user_id, kind="instagram")
+                _claim_route(tx, user_id, ig["id"], "instagram", "Instagram account",
+                             f"@{ig['username']}" if ig.get("username") else None)
                 counts["instagram"] += 1
         # Pages and Instagram accounts no longer granted are forgotten, with their routes.
         gone = [r["ig_user_id"] for r in tx.all("delete_page_instagram_not_in", meta_account_id=meta_account_id,
@@ -124,12 +143,13 @@ def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: di
         credentials.store(tx, vault, user_id=user_id, kind="whatsapp", account_id=account_id,
                           token_kind="long_lived_user", token=token, expires_at=expires_from(expires_in), scopes=scopes,
                           data_access_expires_at=data_access_expires_at)
-        tx.run("upsert_account_route", external_id=waba["id"], user_id=user_id, kind="whatsapp_business")
+        _claim_route(tx, user_id, waba["id"], "whatsapp_business", "WhatsApp Business account", waba.get("name"))
         for number in phone_numbers:
             tx.run("upsert_whatsapp_phone_number", user_id=user_id, whatsapp_account_id=account_id,
                    phone_number_id=number["id"], display_phone_number=number.get("display_phone_number", ""),
                    verified_name=number.get("verified_name"), quality_rating=number.get("quality_rating"))
-            tx.run("upsert_account_route", external_id=number["id"], user_id=user_id, kind="whatsapp_phone")
+            _claim_route(tx, user_id, number["id"], "whatsapp_phone", "WhatsApp number",
+                         number.get("display_phone_number"))
         gone = [r["phone_number_id"] for r in tx.all("delete_whatsapp_phone_numbers_not_in",
                                                      whatsapp_account_id=account_id,
                                                      keep=[n["id"] for n in phone_numbers])]
@@ -152,7 +172,7 @@ def store_instagram_login(db: Database, vault: Vault, user_id: int, *, ig_user_i
         credentials.store(tx, vault, user_id=user_id, kind="instagram", account_id=account_id,
                           token_kind="instagram_login", token=token, expires_at=expires_from(expires_in),
                           scopes=scopes)
-        tx.run("upsert_account_route", external_id=ig_user_id, user_id=user_id, kind="instagram")
+        _claim_route(tx, user_id, ig_user_id, "instagram", "Instagram account", profile.get("username"))
         tx.run("start_webhook_subscription", user_id=user_id, kind="instagram", external_id=ig_user_id,
                page_id=None, fields=subscribed_fields)
     return account_id
@@ -169,7 +189,7 @@ def store_tiktok_account(db: Database, vault: Vault, user_id: int, *, user: dict
                           scopes=[s for s in (tokens.get("scope") or "").split(",") if s],
                           refresh_token=tokens.get("refresh_token"),
                           refresh_expires_at=expires_from(tokens.get("refresh_expires_in")))
-        tx.run("upsert_account_route", external_id=open_id, user_id=user_id, kind="tiktok")
+        _claim_route(tx, user_id, open_id, "tiktok", "TikTok account", user.get("display_name"))
     return account_id
 
 

@@ -5,9 +5,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import bcrypt
 from flask_login import UserMixin
 
+from webhook_app.auth.hashing import check_password, hash_password
 from webhook_app.db import Database
 
 MIN_PASSWORD_LENGTH = 8
@@ -43,7 +43,7 @@ def validate(email: str, password: str) -> str:
 
 def create_user(db: Database, email: str, password: str, rounds: int) -> User:
     email = validate(email, password)
-    password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+    password_hash = hash_password(password.encode(), rounds).decode()
     row = db.one("create_user", email=email, password_hash=password_hash)
     if row is None:
         raise EmailTaken("An account with this email already exists.")
@@ -53,7 +53,7 @@ def create_user(db: Database, email: str, password: str, rounds: int) -> User:
 @lru_cache(maxsize=4)
 def _dummy_hash(rounds: int) -> bytes:
     """A hash to check against when the email is unknown, so both failures take the same time."""
-    return bcrypt.hashpw(b"not-a-password", bcrypt.gensalt(rounds))
+    return hash_password(b"not-a-password", rounds)
 
 
 def authenticate(db: Database, email: str, password: str, rounds: int) -> User | None:
@@ -61,9 +61,9 @@ def authenticate(db: Database, email: str, password: str, rounds: int) -> User |
     row = db.one("get_user_by_email", email=(email or "").strip())
     candidate = (password or "").encode()[:MAX_PASSWORD_BYTES]
     if row is None:
-        bcrypt.checkpw(candidate, _dummy_hash(rounds))
+        check_password(candidate, _dummy_hash(rounds))
         return None
-    if not bcrypt.checkpw(candidate, row["password_hash"].encode()):
+    if not check_password(candidate, row["password_hash"].encode()):
         return None
     db.run("record_login", user_id=row["id"])
     return User(id=row["id"], email=row["email"])

@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import psycopg2
 import psycopg2.errors
@@ -18,6 +19,7 @@ from webhook_app.db.queries import prepared, query
 from webhook_app.exceptions import DatabaseError, DatabaseUnavailable, IntegrityViolation, InvalidData, UniqueViolation
 
 log = logging.getLogger(__name__)
+Result = TypeVar("Result")
 
 # Errors that mean "the database is not there", as opposed to a bug in a query.
 _UNAVAILABLE = (psycopg2.OperationalError, psycopg2.InterfaceError)
@@ -26,7 +28,11 @@ POOL_WAIT_SECONDS = 5
 
 
 def translate(exc: psycopg2.Error, broken: bool = False) -> DatabaseError:
-    """The project's exception for a driver error (procrastinate's connector does the same at its edge)."""
+    """The project's exception for a driver error (procrastinate's connector does the same at its edge).
+
+    Every psycopg2 error becomes one of ours: a bare `psycopg2.DatabaseError` (libpq's "SSL SYSCALL
+    error", "no message from the libpq") on a connection that is gone is DatabaseUnavailable too.
+    """
     message = str(exc).strip() or exc.__class__.__name__
     if broken or isinstance(exc, _UNAVAILABLE):
         return DatabaseUnavailable(message)
@@ -45,6 +51,7 @@ class _Connection(psycopg2.extensions.connection):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.prepared: set[str] = set()
+        self.opened_at = time.monotonic()
 
 
 class Transaction:
@@ -87,6 +94,8 @@ class Transaction:
             psycopg2.extras.execute_batch(self._cur, query(name), rows, page_size=100)
         except psycopg2.Error as exc:
             raise translate(exc, broken=bool(self._cur.connection.closed)) from exc
+        except ValueError as exc:  # a NUL byte in text, as in _execute
+            raise InvalidData(str(exc)) from exc
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -118,6 +127,7 @@ class Database:
         self._free: threading.BoundedSemaphore | None = None
         self._pid: int | None = None
         self._lock = threading.Lock()
+        self._broken_at = float("-inf")  # when a connection of this pool last broke (monotonic)
 
     def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
         # gunicorn forks workers: a pool made before the fork must not be shared with the child.
@@ -149,6 +159,11 @@ class Database:
             raise DatabaseUnavailable(f"no free database connection within {POOL_WAIT_SECONDS}s")
         try:
             conn = pool.getconn()
+            # Connections opened before one of their kind broke have most likely lost the same
+            # server (a restart ends them all): closed here rather than each failing a request.
+            while conn.opened_at <= self._broken_at:
+                pool.putconn(conn, close=True)
+                conn = pool.getconn()
         except (psycopg2.Error, psycopg2.pool.PoolError) as exc:
             free.release()
             raise DatabaseUnavailable(str(exc).strip() or exc.__class__.__name__) from None
@@ -169,8 +184,14 @@ class Database:
                     conn.rollback()
                 except psycopg2.Error:
                     broken = True
+            if broken or conn.closed:
+                self._broken_at = time.monotonic()
+                if isinstance(exc, DatabaseUnavailable):
+                    exc.connection_lost = True
             if isinstance(exc, psycopg2.Error):
-                raise translate(exc, broken) from exc
+                lost = translate(exc, broken)
+                lost.connection_lost = broken or bool(conn.closed)
+                raise lost from exc
             raise
         finally:
             pool.putconn(conn, close=broken or bool(conn.closed))
@@ -186,21 +207,44 @@ class Database:
             with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
                 yield Transaction(cur)
 
-    def one(self, name: str, **params: Any) -> dict | None:
-        """Run a named query in its own transaction and return its first row."""
-        with self.transaction() as tx:
-            return tx.one(name, **params)
+    def retrying(self, work: Callable[[], Result], idempotent: bool) -> Result:
+        """Run work; if it was idempotent and its connection broke, once more on a fresh connection.
 
-    def all(self, name: str, **params: Any) -> list[dict]:
-        with self.transaction() as tx:
-            return tx.all(name, **params)
+        After a server restart every pooled connection is dead; the first to fail marks the rest
+        (see _connection), and the retry runs on a new one, so the caller never sees the restart.
+        """
+        try:
+            return work()
+        except DatabaseUnavailable as exc:
+            if not (idempotent and getattr(exc, "connection_lost", False)):
+                raise
+            log.warning("database connection lost (%s); retrying once on a fresh connection", exc)
+            return work()
 
-    def run(self, name: str, **params: Any) -> int:
+    def one(self, name: str, *, idempotent: bool | None = None, **params: Any) -> dict | None:
+        """Run a named query in its own transaction and return its first row (reads are retried once)."""
+        def work():
+            with self.transaction() as tx:
+                return tx.one(name, **params)
+        return self.retrying(work, _is_read(name) if idempotent is None else idempotent)
+
+    def all(self, name: str, *, idempotent: bool | None = None, **params: Any) -> list[dict]:
+        def work():
+            with self.transaction() as tx:
+                return tx.all(name, **params)
+        return self.retrying(work, _is_read(name) if idempotent is None else idempotent)
+
+    def run(self, name: str, *, idempotent: bool = False, **params: Any) -> int:
         """Run a named statement in its own transaction; return the number of rows it touched."""
-        with self.transaction() as tx:
-            return tx.run(name, **params)
+        def work():
+            with self.transaction() as tx:
+                return tx.run(name, **params)
+        return self.retrying(work, idempotent)
 
-    def statement_rows(self, name: str, **params: Any) -> list[tuple]:
+    def statement_rows(self, name: str, *, idempotent: bool = False, **params: Any) -> list[tuple]:
+        return self.retrying(lambda: self._statement_rows(name, params), idempotent)
+
+    def _statement_rows(self, name: str, params: dict) -> list[tuple]:
         """Run a named query, prepared, as its own transaction in one round trip; return its rows as tuples.
 
         For the hot path (webhook deliveries): the plan is made once per connection, and in
@@ -241,6 +285,11 @@ class Database:
         if self._pool is not None and self._pid == os.getpid():
             self._pool.closeall()
         self._pool = None
+
+
+def _is_read(name: str) -> bool:
+    """A named query that only reads (it starts with SELECT), so running it twice changes nothing."""
+    return query(name).lstrip().upper().startswith("SELECT")
 
 
 def get_db() -> Database:

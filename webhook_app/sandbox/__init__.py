@@ -46,7 +46,7 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False
     base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
-    app.extensions["sandbox"] = state or SandboxState(settings.meta_app_secret,
+    app.extensions["sandbox"] = state or SandboxState(settings.current_meta_app_secret,
                                                       webhook_url or f"{base}/webhook")
     app.config["SANDBOX_SETTINGS"] = settings
     if world_path is not None:

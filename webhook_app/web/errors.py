@@ -7,7 +7,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from webhook_app.exceptions import DatabaseUnavailable
+from webhook_app.exceptions import DatabaseUnavailable, InvalidData
+from webhook_app.web.params import BadParameter
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,16 @@ def _csrf_error(exc: CSRFError):
                                "Reload the page and try again.")
 
 
+def _bad_parameter(exc: BadParameter):
+    return error_response(400, str(exc))
+
+
+def _invalid_data(exc: InvalidData):
+    # A value the boundary (web/params.py) let through but PostgreSQL refuses: still the caller's input.
+    log.warning("database refused a value from the request: %s", exc)
+    return error_response(400, "The request holds a value that cannot be stored or searched for.")
+
+
 def _database_down(exc: DatabaseUnavailable):
     log.error("database unavailable: %s", exc)
     return error_response(ServiceUnavailable.code, "The database is unavailable; try again shortly.",
@@ -56,4 +67,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(DatabaseUnavailable, _database_down)
+    app.register_error_handler(BadParameter, _bad_parameter)
+    app.register_error_handler(InvalidData, _invalid_data)
     app.register_error_handler(Exception, _unexpected)

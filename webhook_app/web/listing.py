@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import datetime
+
+from webhook_app.web.params import BadParameter, aware_time, database_id, whole_number
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
-class BadListRequest(ValueError):
+class BadListRequest(BadParameter):
     """A cursor, limit or time in the query string cannot be used; the message says which."""
 
 
@@ -25,23 +27,19 @@ def decode_cursor(cursor: str | None) -> tuple[datetime | None, int | None]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at, row_id = raw.split("|")
         when = datetime.fromisoformat(at)
-        if when.tzinfo is None:
-            raise ValueError("naive time")
-        return when, int(row_id)
+        number = database_id(row_id)
+        if when.tzinfo is None or number is None:
+            raise ValueError("naive time or no id")
+        return aware_time("before", when), number
     except (ValueError, UnicodeDecodeError):
         raise BadListRequest("The 'before' cursor is not one this server gave out.") from None
 
 
 def parse_limit(value: str | None) -> int:
-    if value in (None, ""):
-        return DEFAULT_LIMIT
     try:
-        limit = int(value)
-    except ValueError:
-        raise BadListRequest("'limit' must be a whole number.") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadListRequest(f"'limit' must be between 1 and {MAX_LIMIT}.")
-    return limit
+        return whole_number("limit", value, default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+    except BadParameter as exc:
+        raise BadListRequest(str(exc)) from None
 
 
 def parse_time(name: str, value: str | None) -> datetime | None:
@@ -55,7 +53,10 @@ def parse_time(name: str, value: str | None) -> datetime | None:
             when = datetime.fromisoformat(value.strip().replace(" ", "+"))
         except ValueError:
             raise BadListRequest(f"'{name}' must be an ISO 8601 time, e.g. 2025-01-31T12:00:00Z.") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    try:
+        return aware_time(name, when)
+    except BadParameter as exc:
+        raise BadListRequest(str(exc)) from None
 
 
 def page(rows: list[dict], limit: int, sort_key: str) -> tuple[list[dict], str | None]:

@@ -26,7 +26,8 @@ class PostgresStorage(Storage):
         return (DatabaseError,)
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        row = self.db.one("rate_limit_incr", key=key, expiry=float(expiry), amount=amount)
+        # Retried once on a lost connection: counting one hit twice beats failing the request.
+        row = self.db.one("rate_limit_incr", idempotent=True, key=key, expiry=float(expiry), amount=amount)
         return int(row["count"])
 
     def get(self, key: str) -> int:

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 
 from webhook_app.db import get_db
 from webhook_app.web.errors import error_response
+from webhook_app.web import params
 from webhook_app.web.listing import BadListRequest, parse_limit, parse_time
 from webhook_app.web.serialize import jsonable
 from webhook_app.webhooks import events
@@ -32,8 +33,7 @@ def _not_retryable(exc: events.NotRetryable):
 
 def _filters(source) -> events.EventFilter:
     def text(name):
-        value = (source.get(name) or "").strip()
-        return value or None
+        return params.text(name, source.get(name))
 
     return events.EventFilter(status=text("status"), object=text("object"), field=text("field"),
                               since=parse_time("since", text("since")), until=parse_time("until", text("until")))
@@ -58,7 +58,7 @@ def stats():
 @bp.post("/retry")
 def retry_matching():
     """Retry every failed or dead-letter event matching the filter (JSON body or query string)."""
-    source = request.get_json(silent=True) if request.is_json else None
+    source = params.json_object(required=request.is_json)
     retried = events.retry_matching(get_db(), current_user.id, _filters(source or request.args))
     return jsonify(retried=retried)
 

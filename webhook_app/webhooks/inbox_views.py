@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 
 from webhook_app.db import get_db
 from webhook_app.web.errors import error_response
+from webhook_app.web import params
 from webhook_app.web.listing import BadListRequest, parse_limit
 from webhook_app.web.serialize import jsonable
 from webhook_app.webhooks import inbox
@@ -24,7 +25,7 @@ def list_interactions():
     args = request.args
     rows, next_cursor = inbox.list_interactions(
         get_db(), current_user.id, args.get("before"), parse_limit(args.get("limit")),
-        platform=args.get("platform") or None, kind=args.get("kind") or None)
+        platform=params.text("platform", args.get("platform")), kind=params.text("kind", args.get("kind")))
     for row in rows:
         row.pop("sort_at")
     return jsonify(interactions=[jsonable(row) for row in rows], next_cursor=next_cursor)

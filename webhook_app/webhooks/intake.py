@@ -52,15 +52,23 @@ def _keyed_mac(app_secret: str) -> hmac.HMAC:
     return hmac.new(app_secret.encode(), digestmod=hashlib.sha256)
 
 
-def verify_signature(raw: bytes, header: str | None, app_secret: str) -> None:
-    """Raise InvalidSignature unless header is the HMAC-SHA256 of the raw bytes (constant time)."""
+def verify_signature(raw: bytes, header: str | None, app_secrets: str | tuple[str, ...]) -> None:
+    """Raise InvalidSignature unless header is the HMAC-SHA256 of the raw bytes with one of the secrets.
+
+    Two secrets while the app secret is rotated at Meta (SPEC 7): each is compared in constant time,
+    and both are always tried, so the answer's timing does not tell which one matched.
+    """
+    secrets = (app_secrets,) if isinstance(app_secrets, str) else app_secrets
     found = _SIGNATURE.fullmatch((header or "").strip())
-    if not found or not app_secret:
+    if not found or not any(secrets):
         raise InvalidSignature("missing or malformed X-Hub-Signature-256")
-    mac = _keyed_mac(app_secret).copy()
-    mac.update(raw)
-    expected = mac.digest()
-    if not hmac.compare_digest(expected, bytes.fromhex(found.group(1))):
+    given = bytes.fromhex(found.group(1))
+    matched = False
+    for secret in secrets:
+        mac = _keyed_mac(secret).copy()
+        mac.update(raw)
+        matched |= hmac.compare_digest(mac.digest(), given)
+    if not matched:
         raise InvalidSignature("signature does not match")
 
 
@@ -126,7 +134,8 @@ class Intake:
             first.setdefault(delivery.digest, delivery)
         try:
             # Each body is JSON already (parse_envelope read it), so joined with commas they are a JSON array.
-            rows = self.db.statement_rows("store_deliveries", digests=b"".join(first),
+            # Idempotent (a body stored already is a duplicate), so a connection lost mid-way is retried once.
+            rows = self.db.statement_rows("store_deliveries", idempotent=True, digests=b"".join(first),
                                           bodies="[" + ",".join(d.envelope.text for d in first.values()) + "]")
         except InvalidData:
             # JSON that Python reads but PostgreSQL's jsonb refuses (a \u0000, a lone surrogate).

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # pg_notify('webhook_events', ...) is sent by intake and by a manual retry.
 CHANNEL = "webhook_events"
 RECLAIM_EVERY = 1.0      # seconds between checks for expired leases
+SUPERVISE_EVERY = 1.0    # seconds between checks that every thread of follow mode is alive
 PROGRESS_EVERY = 10.0    # seconds between progress lines while busy
 DB_RETRY_PAUSE = 2.0     # seconds to wait after the database went away
 
@@ -65,8 +66,9 @@ class Processor:
         self.handle = handle
         self.lease = settings.webhook_lease_seconds
         self.db = Database(settings.database_url, maxconn=workers + 2, application_name="process-webhooks")
-        prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.names = [f"{prefix}:{n}" for n in range(workers)]
+        self._prefix = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.names = [f"{self._prefix}:{n}" for n in range(workers)]
+        self._restarts = 0
         self.stop_requested = threading.Event()
         self._wakes = [threading.Event() for _ in self.names]
         self._lock = threading.Lock()
@@ -131,17 +133,42 @@ class Processor:
                 queue.extend_leases(self.db, self.names, self.lease)
             except DatabaseError as exc:  # this thread must outlive any database trouble
                 log.error("could not extend leases: %s", exc)
+            except Exception:  # and any bug: without it every lease of this process would run out
+                log.exception("could not extend leases")
 
-    def _listen(self) -> None:
-        """Wake the workers on every NOTIFY until a stop is requested (main thread)."""
+    def _listen(self, threads: list[threading.Thread]) -> None:
+        """Wake the workers on every NOTIFY, and restart any thread that died, until a stop is requested."""
         notifications = Notifications(self.settings.database_url, CHANNEL, self.stop_requested,
                                       "process-webhooks-listen", retry_pause=DB_RETRY_PAUSE)
         try:
             while not self.stop_requested.is_set():
-                if notifications.wait(3600):
+                if notifications.wait(SUPERVISE_EVERY):
                     self._wake_all()
+                self._supervise(threads)
         finally:
             notifications.close()
+
+    def _supervise(self, threads: list[threading.Thread]) -> None:
+        """A thread that ended (a handler raised SystemExit, a bug outside the loops' guards) starts again.
+
+        A worker comes back under a new name: the events its old name held are not extended any more,
+        so they return to the queue when their lease runs out instead of staying 'processing' forever.
+        """
+        for position, thread in enumerate(threads):
+            if thread.is_alive() or self.stop_requested.is_set():
+                continue
+            self._restarts += 1
+            if thread.name in self.names:
+                index = self.names.index(thread.name)
+                self.names[index] = f"{self._prefix}:{index}.{self._restarts}"
+                replacement = threading.Thread(target=self._follow, args=(index,), name=self.names[index],
+                                               daemon=True)
+            else:
+                replacement = threading.Thread(target=getattr(self, f"_{thread.name}"), name=thread.name,
+                                               daemon=True)
+            log.error("thread %s died; restarted as %s", thread.name, replacement.name)
+            threads[position] = replacement
+            replacement.start()
 
     def _wake_all(self) -> None:
         for wake in self._wakes:
@@ -168,11 +195,11 @@ class Processor:
                  len(self.names), self.batch_size, self.lease, self.poll_interval)
         threads = [threading.Thread(target=self._follow, args=(i,), name=name, daemon=True)
                    for i, name in enumerate(self.names)]
-        threads.append(threading.Thread(target=self._keep_leases, name="leases", daemon=True))
+        threads.append(threading.Thread(target=self._keep_leases, name="keep_leases", daemon=True))
         threads.append(threading.Thread(target=self._progress, name="progress", daemon=True))
         for thread in threads:
             thread.start()
-        self._listen()
+        self._listen(threads)
         self._wake_all()
         for thread in threads:
             thread.join(self.lease)  # a batch in hand is finished, not abandoned

@@ -40,6 +40,7 @@ class Receiver:
 
     def __init__(self, settings: Settings, database: Database):
         self.settings = settings
+        self.app_secrets = settings.meta_app_secrets  # newest first; two during a rotation
         self.db = database
         self.intake = intake.Intake(database)
 
@@ -90,9 +91,11 @@ class Receiver:
 
     def receive(self, environ, request_id: str) -> str:
         """Check the signature, then commit the delivery and its events before answering 200."""
+        if self.settings.webhook_require_mtls:
+            self._require_client_certificate(environ, request_id)
         raw = self._body(environ)
         try:
-            intake.verify_signature(raw, environ.get("HTTP_X_HUB_SIGNATURE_256"), self.settings.meta_app_secret)
+            intake.verify_signature(raw, environ.get("HTTP_X_HUB_SIGNATURE_256"), self.app_secrets)
         except intake.InvalidSignature as exc:
             log.warning("webhook refused: %s", exc, extra={"request_id": request_id})
             raise Refused(401, "Invalid signature") from None
@@ -107,6 +110,19 @@ class Receiver:
                      extra={"request_id": request_id})
         return "EVENT_RECEIVED"
 
+    def _require_client_certificate(self, environ, request_id: str) -> None:
+        """With WEBHOOK_REQUIRE_MTLS, only deliveries nginx verified as Meta's client certificate.
+
+        nginx sets both headers on every request it proxies (a client's own are replaced), and
+        gunicorn listens on 127.0.0.1 only, so nothing but nginx can set them.
+        """
+        verified = environ.get("HTTP_X_CLIENT_VERIFY", "")
+        common_name = environ.get("HTTP_X_CLIENT_CN", "")
+        if verified != "SUCCESS" or common_name != self.settings.webhook_mtls_common_name:
+            log.warning("webhook refused: client certificate %s (common name %r)", verified or "missing",
+                        common_name, extra={"request_id": request_id})
+            raise Refused(403, "Forbidden: Meta's client certificate is required")
+
     def _body(self, environ) -> bytes:
         """The raw body, refused with 413 past the limit (read no further than one byte beyond it)."""
         limit = self.settings.webhook_max_body
@@ -120,7 +136,10 @@ class Receiver:
         stream = environ["wsgi.input"]
         if length is None and not environ.get("wsgi.input_terminated"):
             return b""  # no length and no chunked framing: there is no body to wait for
-        raw = stream.read(length) if length is not None else stream.read(limit + 1)
+        try:
+            raw = stream.read(length) if length is not None else stream.read(limit + 1)
+        except Exception as exc:  # noqa: BLE001 - werkzeug raises OSError, gunicorn its ParseException subclasses
+            raise Refused(400, f"Bad request: broken chunked framing ({exc.__class__.__name__})") from None
         if len(raw) > limit:
             raise Refused(413, "Payload too large")
         return raw
