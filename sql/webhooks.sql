@@ -193,25 +193,70 @@ SET data = EXCLUDED.data, occurred_at = EXCLUDED.occurred_at, event_id = EXCLUDE
 
 -- list_user_webhook_events --
 -- One page of a user's events, newest first, filtered; keyset: strictly older than (before_at, before_id).
+-- object and field match case-insensitively from their start ("Comment" finds comments); `q` finds an event by its
+-- id, its entry (Meta) id, or any text in its payload, case-insensitively; `account` is the entry id Meta sent.
 SELECT id, object, field, entry_id, status, attempts, note, received_at, run_at, processed_at, updated_at,
-       jsonb_array_length(errors) AS error_count
+       jsonb_array_length(errors) AS error_count, errors -> -1 ->> 'message' AS last_error,
+       left(coalesce(payload #>> '{changes,0,value,text}', payload #>> '{messaging,0,message,text}',
+                     payload #>> '{changes,0,value,messages,0,text,body}',
+                     payload #>> '{changes,0,value,statuses,0,status}', payload #>> '{changes,0,value,message}'), 120)
+           AS summary_text,
+       coalesce(payload #>> '{changes,0,value,from,username}', payload #>> '{changes,0,value,from,name}',
+                payload #>> '{messaging,0,sender,id}', payload #>> '{changes,0,value,contacts,0,profile,name}',
+                payload #>> '{changes,0,value,messages,0,from}', payload #>> '{changes,0,value,from,id}')
+           AS summary_who
 FROM webhook_events
 WHERE user_id = %(user_id)s
   AND (%(status)s::text IS NULL OR status = %(status)s)
-  AND (%(object)s::text IS NULL OR object = %(object)s)
-  AND (%(field)s::text IS NULL OR field = %(field)s)
+  AND (%(object)s::text IS NULL OR starts_with(lower(object), lower(%(object)s)))
+  AND (%(field)s::text IS NULL OR starts_with(lower(field), lower(%(field)s)))
+  AND (%(account)s::text IS NULL OR entry_id = %(account)s)
+  AND (%(q)s::text IS NULL OR id::text = %(q)s OR entry_id = %(q)s
+       OR strpos(lower(payload::text), lower(%(q)s)) > 0)
   AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s)
   AND (%(before_at)s::timestamptz IS NULL OR (received_at, id) < (%(before_at)s::timestamptz, %(before_id)s::bigint))
 ORDER BY received_at DESC, id DESC
 LIMIT %(limit)s;
 
+-- user_webhook_event_choices --
+-- What the user's events hold, for the filters' choices: each object, field and entry (account) id, with a count.
+SELECT 'object' AS kind, object AS value, count(*) AS count FROM webhook_events WHERE user_id = %(user_id)s GROUP BY object
+UNION ALL
+SELECT 'field', field, count(*) FROM webhook_events WHERE user_id = %(user_id)s AND field IS NOT NULL GROUP BY field
+UNION ALL
+SELECT 'account', e.entry_id, count(*) FROM webhook_events e
+WHERE e.user_id = %(user_id)s AND e.entry_id IS NOT NULL GROUP BY e.entry_id
+ORDER BY kind, count DESC, value
+LIMIT 300;
+
 -- get_user_webhook_event --
--- One of a user's events with its payload and error history.
-SELECT id, delivery_id, entry_index, object, field, entry_id, payload, status, attempts, errors, note,
-       received_at, run_at, processed_at, updated_at, lease_expires_at
-FROM webhook_events
-WHERE id = %(event_id)s AND user_id = %(user_id)s;
+-- One of a user's events with its payload and error history, and its delivery: when it came, how often again.
+SELECT e.id, e.delivery_id, e.entry_index, e.object, e.field, e.entry_id, e.payload, e.status, e.attempts, e.errors,
+       e.note, e.received_at, e.run_at, e.processed_at, e.updated_at, e.lease_expires_at,
+       d.received_at AS delivered_at, d.entry_count AS delivery_entries, d.duplicate_count,
+       d.last_duplicate_at, encode(d.body_sha256, 'hex') AS delivery_sha256
+FROM webhook_events e JOIN webhook_deliveries d ON d.id = e.delivery_id
+WHERE e.id = %(event_id)s AND e.user_id = %(user_id)s;
+
+-- replay_user_webhook_events --
+-- Run some of a user's events again, whatever their outcome (not while a worker holds one): back to pending, due
+-- now, and wake the processors. `retryable_only` limits it to failed and dead-letter events (a retry).
+WITH again AS (
+    UPDATE webhook_events
+    SET status = 'pending', run_at = now(), locked_by = NULL, lease_expires_at = NULL, updated_at = now()
+    WHERE user_id = %(user_id)s AND id = ANY(%(ids)s::bigint[])
+      AND (status IN ('failed', 'dead_letter') OR (NOT %(retryable_only)s AND status IN ('processed', 'pending')))
+    RETURNING id
+), counted AS (
+    SELECT array_agg(id ORDER BY id) AS ids FROM again
+)
+SELECT coalesce(ids, '{}') AS ids, CASE WHEN ids IS NOT NULL THEN pg_notify('webhook_events', 'replay') END AS notified
+FROM counted;
+
+-- delete_user_webhook_events --
+-- Remove some of a user's events; the ids removed.
+DELETE FROM webhook_events WHERE user_id = %(user_id)s AND id = ANY(%(ids)s::bigint[]) RETURNING id;
 
 -- delete_user_webhook_event --
 -- Remove one of a user's events.
@@ -225,8 +270,11 @@ WITH retried AS (
     WHERE user_id = %(user_id)s
       AND status IN ('failed', 'dead_letter')
       AND (%(status)s::text IS NULL OR status = %(status)s)
-      AND (%(object)s::text IS NULL OR object = %(object)s)
-      AND (%(field)s::text IS NULL OR field = %(field)s)
+      AND (%(object)s::text IS NULL OR starts_with(lower(object), lower(%(object)s)))
+      AND (%(field)s::text IS NULL OR starts_with(lower(field), lower(%(field)s)))
+      AND (%(account)s::text IS NULL OR entry_id = %(account)s)
+      AND (%(q)s::text IS NULL OR id::text = %(q)s OR entry_id = %(q)s
+           OR strpos(lower(payload::text), lower(%(q)s)) > 0)
       AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
       AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s)
     RETURNING id

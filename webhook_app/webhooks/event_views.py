@@ -32,11 +32,14 @@ def _not_retryable(exc: events.NotRetryable):
 
 def _filters(source) -> events.EventFilter:
     def text(name):
-        value = (source.get(name) or "").strip()
+        value = source.get(name)
+        if value is not None and not isinstance(value, str):
+            raise BadListRequest(f"'{name}' must be text.")
+        value = (value or "").strip()
         return value or None
 
     return events.EventFilter(status=text("status"), object=text("object"), field=text("field"),
-                              since=parse_time("since", text("since")), until=parse_time("until", text("until")))
+                              account=text("account"), q=text("q"), since=parse_time("since", text("since")), until=parse_time("until", text("until")))
 
 
 def _not_found():
@@ -53,6 +56,21 @@ def list_events():
 @bp.get("/stats")
 def stats():
     return jsonify(event_stats.stats(get_db(), current_user.id))
+
+
+@bp.get("/choices")
+def choices():
+    """The objects, fields and accounts the user's events hold, for the filters."""
+    return jsonify(events.choices(get_db(), current_user.id))
+
+
+@bp.post("/bulk")
+def bulk():
+    """Retry, replay or delete a selection: JSON {"action": "retry"|"replay"|"delete", "ids": [...]}."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error_response(400, 'Send JSON: {"action": "retry", "ids": [1, 2]}.')
+    return jsonify(events.bulk(get_db(), current_user.id, body.get("action"), body.get("ids")))
 
 
 @bp.post("/retry")
@@ -72,6 +90,13 @@ def detail(event_id: int):
 @bp.post("/<int:event_id>/retry")
 def retry(event_id: int):
     event = events.retry_event(get_db(), current_user.id, event_id)
+    return jsonify(jsonable(event)) if event else _not_found()
+
+
+@bp.post("/<int:event_id>/replay")
+def replay(event_id: int):
+    """Run any event again (a processed one too): the handlers are idempotent by Meta's ids."""
+    event = events.replay_event(get_db(), current_user.id, event_id)
     return jsonify(jsonable(event)) if event else _not_found()
 
 
