@@ -63,6 +63,11 @@ def test_250_templates_over_several_pages_are_stored_and_only_approved_listed(au
     }
     assert first["quality_score"] == "GREEN" and first["language"] == "en_US"
 
+    every = browser.api("GET", "/api/templates?status=all").json()["templates"]
+    assert len(every) == 250
+    rejected = [t for t in every if t["status"] == "REJECTED"]
+    assert len(rejected) == 30 and {t["rejected_reason"] for t in rejected} == {"INVALID_FORMAT"}
+
     status = browser.api("GET", "/api/templates/status").json()
     assert status["counts"] == {"APPROVED": 150, "PAUSED": 20, "PENDING": 50, "REJECTED": 30}
     assert (status["approved"], status["total"], status["last_error"]) == (150, 250, None)
