@@ -283,6 +283,39 @@ WITH retried AS (
 )
 SELECT retried, CASE WHEN retried > 0 THEN pg_notify('webhook_events', 'retry') END AS notified FROM counted;
 
+-- newest_webhook_event_id --
+-- The highest event id so far: where the live stream starts watching for arrivals.
+SELECT coalesce(max(id), 0) AS id FROM webhook_events;
+
+-- webhook_arrivals_since --
+-- Events stored after `after_id`, per owner (the live stream tells each owner); the highest id seen, owner or not.
+WITH fresh AS (
+    SELECT id, user_id FROM webhook_events WHERE id > %(after_id)s
+)
+SELECT user_id, max(id) AS last_id, count(*) AS count FROM fresh GROUP BY user_id;
+
+-- user_has_webhook_events_after --
+-- Whether a user has events stored after `after_id` (a stream reconnecting with Last-Event-ID missed them).
+SELECT EXISTS (SELECT 1 FROM webhook_events WHERE user_id = %(user_id)s AND id > %(after_id)s) AS missed;
+
+-- announce_webhook_changes --
+-- After a processor's batch committed: tell the live streams which users' events changed (channel live_updates).
+SELECT pg_notify('live_updates', %(payload)s);
+
+-- webhook_activity_by_bucket --
+-- A user's events over a longer range than the minute rollups keep, counted per bucket (an hour or a day):
+-- received by arrival, processed by completion, failed as they stand now (failed or dead letter).
+WITH buckets AS (
+    SELECT date_bin(%(bucket)s::interval, received_at, '2000-01-01'::timestamptz) AS at, 1 AS received,
+           0 AS processed, (status IN ('failed', 'dead_letter'))::int AS failed
+    FROM webhook_events WHERE user_id = %(user_id)s AND received_at > now() - %(span)s::interval
+    UNION ALL
+    SELECT date_bin(%(bucket)s::interval, processed_at, '2000-01-01'::timestamptz), 0, 1, 0
+    FROM webhook_events WHERE user_id = %(user_id)s AND processed_at > now() - %(span)s::interval
+)
+SELECT at, sum(received)::int AS received, sum(processed)::int AS processed, sum(failed)::int AS failed
+FROM buckets GROUP BY at ORDER BY at;
+
 -- compact_webhook_status_counts --
 -- Fold a user's status-count deltas into one row per status (only when there are deltas).
 WITH gone AS (

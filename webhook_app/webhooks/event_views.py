@@ -58,6 +58,13 @@ def stats():
     return jsonify(event_stats.stats(get_db(), current_user.id))
 
 
+@bp.get("/activity")
+def activity():
+    """Activity over 7 or 30 days (`?range=7d|30d`), per hour or day; the last 24 h are in /stats."""
+    found = event_stats.activity(get_db(), current_user.id, request.args.get("range", ""))
+    return jsonify(found) if found else error_response(400, "'range' must be 7d or 30d.")
+
+
 @bp.get("/choices")
 def choices():
     """The objects, fields and accounts the user's events hold, for the filters."""
