@@ -19,12 +19,20 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
-def error_response(status: int, message: str, headers=None):
+def error_response(status: int, message: str, headers=None, title: str | None = None):
     if wants_json():
         response = jsonify(error=message)
     else:
-        response = render_template("error.html", status=status, message=message)
+        response = render_template("error.html", status=status, message=message, title=title)
     return response, status, headers or {}
+
+
+def wait_phrase(seconds: int) -> str:
+    """'30 seconds', '1 minute', '2 minutes': how long a refused caller waits, in words."""
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = round(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _http_error(exc: HTTPException):
@@ -32,7 +40,10 @@ def _http_error(exc: HTTPException):
     headers.pop("Content-Type", None)
     message = exc.description or exc.name
     if exc.code == 429:
-        message = f"Too many requests: {exc.description}. Try again later."
+        retry_after = str(headers.get("Retry-After", ""))
+        wait = f"in {wait_phrase(int(retry_after))}" if retry_after.isdigit() else "later"
+        message = f"Too many requests: {exc.description}. Try again {wait}."
+        return error_response(429, message, headers, title="Too many attempts")
     return error_response(exc.code or 500, message, headers)
 
 
