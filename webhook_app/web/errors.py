@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from webhook_app.exceptions import DatabaseUnavailable
+from webhook_app.web.extensions import limiter
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +43,21 @@ def _http_error(exc: HTTPException):
     headers.pop("Content-Type", None)
     message = exc.description or exc.name
     if exc.code == 429:
-        retry_after = str(headers.get("Retry-After", ""))
-        wait = f"in {wait_phrase(int(retry_after))}" if retry_after.isdigit() else "later"
+        seconds = _retry_after()
+        if seconds:
+            headers.setdefault("Retry-After", str(seconds))
+        wait = f"in {wait_phrase(seconds)}" if seconds else "later"
         message = f"Too many requests: {exc.description}. Try again {wait}."
         return error_response(429, message, headers, title="Too many attempts")
     return error_response(exc.code or 500, message, headers)
+
+
+def _retry_after() -> int | None:
+    """Seconds until the limit that refused this request resets (Flask-Limiter knows; the exception does not)."""
+    current = limiter.current_limit
+    if current is None:
+        return None
+    return max(1, math.ceil(current.reset_at - time.time()))
 
 
 def _csrf_error(exc: CSRFError):

@@ -47,11 +47,10 @@ async function load() {
 }
 
 async function act(button, method, path, message) {
-  await busy(button, async () => {
-    const event = await api(method, path);
-    show(event);
-    toast(message, "ok", button);
-  });
+  const event = await busy(button, () => api(method, path));
+  if (!event) return;
+  show(event);  // after busy() gave the button back, so the state it sets stays
+  toast(message, "ok", button);
 }
 
 $("detail-retry").addEventListener("click", (e) => act(e.currentTarget, "POST", `/api/webhook-events/${id}/retry`, `Event #${id} is back in the queue.`));
