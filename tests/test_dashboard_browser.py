@@ -1,6 +1,7 @@
 """The dashboard in a real browser: Playwright driving Debian's Chromium against the app over HTTP."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -290,3 +291,34 @@ def test_the_429_page_says_when_to_try_again_and_where_to_go(page_factory, serve
     assert "Back to the dashboard" not in text and "Back to the overview" not in text
     assert page.get_by_role("link", name="Back to the form").get_attribute("href") == "/auth/login"
     shot(page, "429-1440px")
+
+
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_serious_accessibility_violations_on_any_page(chromium, server, owner, sql, scheme):
+    """axe-core (WCAG 2.2 A/AA rules) on every page in both themes: no serious or critical violations."""
+    assert AXE.exists(), "axe-core is missing: `make test` installs it from package.json"
+    insert_event(sql, owner, status="failed", errors=[{"attempt": 1, "at": "2025-01-01T00:00:01Z", "message": "boom"}])
+    # Only this context skips the CSP, so axe's own script can be injected; the app's pages are unchanged.
+    context = chromium.new_context(viewport={"width": 1440, "height": 900}, base_url=server.url, bypass_csp=True,
+                                   color_scheme=scheme)
+    try:
+        page = context.new_page()
+        log_in(page)
+        event_id = sql("SELECT id FROM webhook_events")[0][0]
+        found = {}
+        for path in ("/", "/events", f"/events/{event_id}", "/accounts", "/templates", "/health"):
+            go(page, path)
+            page.wait_for_load_state("networkidle")
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
+                values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})""")
+            serious = [f"{v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['html'][:120]})"
+                       for v in result["violations"] if v["impact"] in ("serious", "critical")]
+            if serious:
+                found[path] = serious
+        assert found == {}, json.dumps(found, indent=1)
+    finally:
+        context.close()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 
 from flask import Flask, jsonify, render_template, request
@@ -47,9 +48,14 @@ def _http_error(exc: HTTPException):
         if seconds:
             headers.setdefault("Retry-After", str(seconds))
         wait = f"in {wait_phrase(seconds)}" if seconds else "later"
-        message = f"Too many requests: {exc.description}. Try again {wait}."
+        message = f"Too many requests: at most {_plural_limit(exc.description)}. Try again {wait}."
         return error_response(429, message, headers, title="Too many attempts")
     return error_response(exc.code or 500, message, headers)
+
+
+def _plural_limit(text: str) -> str:
+    """Flask-Limiter's "5 per 15 minute" as a person writes it: "5 per 15 minutes"."""
+    return re.sub(r"per (\d+) ([a-z]+?)s?$", lambda m: f"per {m[1]} {m[2]}{'' if m[1] == '1' else 's'}", text or "")
 
 
 def _retry_after() -> int | None:

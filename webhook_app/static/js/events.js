@@ -16,6 +16,10 @@ function filtersFromUrl() {
 }
 
 function showFiltersInForm(filters) {
+  const active = FILTERS.filter((name) => name !== "q" && filters[name]).length;
+  $("filters-active").textContent = active ? `(${active} active)` : "";
+  // Open on a wide screen, or when some are set; on a phone the list comes first.
+  if (active || window.matchMedia("(min-width: 700px)").matches) $("more-filters").open = true;
   FILTERS.forEach((name) => {
     const input = form.elements[name];
     const value = filters[name] || "";

@@ -13,10 +13,12 @@ if (!["1h", "24h", "7d", "30d"].includes(range)) range = "24h";
 function bucketsFromMinutes(stats) {
   const [count, size] = SHORT[range];
   const end = Math.floor(new Date(stats.now).getTime() / 60000);
-  const first = Math.floor((end - count * size + 1) / 1) ;
+  const first = end - count * size + 1;
   const buckets = Array.from({ length: count }, (_, i) => {
     const start = new Date((first + i * size) * 60000);
-    return { label: start.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }), values: {} };
+    const label = range === "1h" ? start.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+      : start.toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" });
+    return { label, values: {} };
   });
   stats.per_minute.forEach(([minute, received, processed, failed]) => {
     const i = Math.floor((Math.floor(new Date(minute).getTime() / 60000) - first) / size);
