@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.rows import insert_event, insert_interaction, user_id
+from tests.support.live import consent
+from tests.support.rows import insert_event, user_id
 from tests.support.webhooks import deliver
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # drives Chromium
@@ -209,16 +210,48 @@ def test_a_delivery_appears_on_the_open_events_page_without_reloading(page_facto
     assert page.problems == []
 
 
-def test_follower_chart_draws_the_snapshots_the_api_returns(page_factory, owner, sql, server):
-    sql("""WITH m AS (INSERT INTO meta_accounts (user_id, meta_user_id, name) VALUES (%s, '1001', 'Shop Owner')
-           RETURNING id) SELECT 1""", (owner,))
+@pytest.mark.sandbox
+def test_follower_chart_draws_the_snapshots_the_api_returns(page_factory, owner, browser, sandbox, settings, db, sql):
+    """Real snapshots: the sandbox's Instagram account synced twice by the data sync, its followers changed between."""
+    from webhook_app.accounts import graph
+    from webhook_app.accounts.data_sync import DataSync
+    from webhook_app.tokens.vault import from_settings as vault_from_settings
+
+    assert consent(browser, "/connect/meta").status_code == 302
+
+    def sync():
+        DataSync(db, vault_from_settings(settings), graph.meta_client(settings, sleep=lambda s: None),
+                 graph.instagram_client(settings), graph.tiktok_client(settings), spacing=0, sleep=lambda s: None).run()
+
+    ig = next(iter(sandbox.state.instagram.values()))
+    ig.followers_count = 1200
+    sync()
+    sql("UPDATE account_metrics SET taken_at = now() - interval '2 days'")
+    sql("UPDATE instagram_accounts SET last_synced_at = now() - interval '2 days'")
+    ig.followers_count = 1350
+    sync()
+    metrics = browser.api("GET", "/api/metrics").json()
+    [series] = metrics["accounts"]
+    assert [p["followers"] for p in series["points"]] == [1200, 1350]
+
     page = page_factory(1440, 900)
     log_in(page)
-    metrics = page.evaluate("fetch('/api/metrics').then(r => r.json())")
-    points = sum(len(a["points"]) for a in metrics["accounts"])
-    expect(page.locator("#followers-chart circle")).to_have_count(points)
-    if points:
-        assert page.locator("#followers-chart polyline").count() == len(metrics["accounts"])
+    chart = page.locator("#followers-chart")
+    expect(chart.locator(".dot")).to_have_count(2)
+    assert chart.locator("polyline").count() == 1
+    assert f"{series['name']}: 1,350" in chart.locator(".legend").inner_text()
+    # The two points: the later one higher on the chart (SVG y grows downwards).
+    ys = [float(c.get_attribute("y1")) for c in chart.locator(".dot").all()]
+    assert ys[1] < ys[0]
+    assert "1,200 followers" in chart.locator(".dot").first.locator("title").text_content()
+    assert "1,200 – 1,350 followers" in chart.locator(".chart-axis").inner_text()
+    # Recent posts with their figures.
+    assert metrics["recent_media"], "the sandbox's account has posts"
+    assert page.locator("#recent-media li").count() == min(8, len(metrics["recent_media"]))
+    first = metrics["recent_media"][0]
+    assert f"{first['like_count']} like" in page.locator("#recent-media li").first.inner_text()
+    shot(page, "overview-followers-1440px")
+    assert page.problems == []
 
 
 def test_chart_range_picker_and_values_by_keyboard(page_factory, owner, sql):

@@ -72,6 +72,8 @@ export function barChart(box, { buckets, series, describe }) {
   focusable.addEventListener("blur", () => { tip.hidden = true; });
   focusable.append(svg);
   wrap.append(focusable, tip);
+  const total = buckets.reduce((n, b) => n + series.reduce((m, s) => m + (b.values[s.name] || 0), 0), 0);
+  if (!total) wrap.append(el("p", { class: "chart-empty muted", text: "No webhooks in this range." }));
   box.replaceChildren(wrap, axis, legend);
   box.dataset.max = String(max);
   return { max };
@@ -93,12 +95,16 @@ export function lineChart(box, { series, format }) {
       class: `line line-series-${i % 4}`, "vector-effect": "non-scaling-stroke" }));
     s.points.forEach((p) => {
       const label = `${s.name}, ${new Date(p.t).toLocaleString()}: ${format(p.v)} followers`;
-      svg.append(svgEl("circle", { cx: x(p.t), cy: y(p.v), r: 4, class: `dot dot-series-${i % 4}`, "vector-effect": "non-scaling-stroke" },
-        svgEl("title", {}, document.createTextNode(label))));
+      // A zero-length line with round caps and a non-scaling stroke stays a round dot however the chart stretches.
+      svg.append(svgEl("line", { x1: x(p.t), y1: y(p.v), x2: x(p.t), y2: y(p.v), class: `dot dot-series-${i % 4}`,
+        "vector-effect": "non-scaling-stroke", "data-value": p.v }, svgEl("title", {}, document.createTextNode(label))));
       list.append(el("li", { text: label }));
     });
   });
   const legend = el("p", { class: "legend" }, ...series.map((s, i) =>
     el("span", { class: `key key-series-${i % 4}`, text: `${s.name}: ${format(s.points[s.points.length - 1].v)}` })));
-  box.replaceChildren(svg, legend, list);
+  const first = new Date(t0).toLocaleDateString(); const last = new Date(t1).toLocaleDateString();
+  const axis = el("div", { class: "chart-axis muted", "aria-hidden": "true" }, el("span", { text: first }),
+    el("span", { text: `${format(v0)} – ${format(v1)} followers` }), el("span", { text: last }));
+  box.replaceChildren(svg, axis, legend, list);
 }

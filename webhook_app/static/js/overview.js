@@ -72,6 +72,8 @@ async function loadStats() {
     `${totals[1].toLocaleString()} processed, ${totals[2].toLocaleString()} failed.`;
 }
 
+function plural(n, word) { return `${Number(n).toLocaleString()} ${word}${n === 1 ? "" : "s"}`; }
+
 async function loadMetrics() {
   let data;
   try { data = await api("GET", "/api/metrics?days=90"); } catch (error) { if (error.status === 404) return; throw error; }
@@ -84,8 +86,8 @@ async function loadMetrics() {
   const media = data.recent_media || [];
   $("recent-media").replaceChildren(...media.slice(0, 8).map((m) => el("li", {},
     el("span", { class: "media-caption", text: m.caption || m.media_type || "(no caption)" }),
-    el("span", { class: "muted", text: [m.like_count != null ? `${m.like_count} likes` : null,
-      m.comments_count != null ? `${m.comments_count} comments` : null, when(m.posted_at)].filter(Boolean).join(" · ") }))));
+    el("span", { class: "muted", text: [m.like_count != null ? plural(m.like_count, "like") : null,
+      m.comments_count != null ? plural(m.comments_count, "comment") : null, when(m.posted_at)].filter(Boolean).join(" · ") }))));
   $("recent-media-empty").hidden = media.length > 0;
 }
 
