@@ -355,3 +355,38 @@ def test_no_serious_accessibility_violations_on_any_page(chromium, server, owner
         assert found == {}, json.dumps(found, indent=1)
     finally:
         context.close()
+
+
+@pytest.mark.sandbox
+def test_templates_page_lists_filters_and_searches_synced_templates(page_factory, owner, browser, sandbox):
+    assert consent(browser, "/connect/whatsapp").status_code == 302
+    waba = next(iter(sandbox.state.wabas.values()))
+    sandbox.state.seed_templates(waba.id, 4, status="REJECTED")
+    assert browser.api("POST", "/api/templates/sync").status_code == 200
+    every = browser.api("GET", "/api/templates?status=all").json()["templates"]
+    rejected = [t for t in every if t["status"] == "REJECTED"]
+    page = page_factory(1440, 900)
+    log_in(page)
+    go(page, "/templates")
+    expect(page.locator("#templates-body tr")).to_have_count(len(every))
+    page.get_by_label("Status").select_option("REJECTED")
+    expect(page.locator("#templates-body tr")).to_have_count(len(rejected))
+    assert "INVALID_FORMAT" in page.locator("#templates-body").inner_text()
+    assert "status=REJECTED" in page.url
+    page.reload()
+    expect(page.locator("#templates-body tr")).to_have_count(len(rejected))
+    page.get_by_label("Status").select_option("")
+    page.get_by_label("Search").fill(every[0]["name"])
+    expect(page.locator("#templates-body tr").first).to_contain_text(every[0]["name"])
+    assert every[0]["components"]["body"]["text"][:20] in page.locator("#templates-body tr").first.inner_text()
+    assert "approved" in page.locator("#templates-status").inner_text()
+    assert "null" not in page.locator("#templates-status").inner_text()
+    page.get_by_label("Search").fill("")
+    shot(page, "templates-1440px")
+    dark = page_factory(390, 844)
+    dark.emulate_media(color_scheme="dark")
+    log_in(dark)
+    go(dark, "/templates")
+    expect(dark.locator("#templates-body tr")).to_have_count(len(every))
+    shot(dark, "templates-dark-390px")
+    assert page.problems == [] and dark.problems == []

@@ -52,9 +52,10 @@ async function loadStatus() {
   const status = await api("GET", "/api/templates/status");
   const parts = Object.entries(status.counts || {}).map(([name, n]) => `${n} ${name.toLowerCase()}`);
   const box = $("templates-status");
-  box.replaceChildren(el("span", { text: parts.length ? parts.join(" · ") : "No templates yet." }), " — ",
+  box.replaceChildren(...[el("span", { text: parts.length ? parts.join(" · ") : "No templates yet." }), " — ",
     status.last_synced_at ? el("span", {}, "last sync ", timeEl(status.last_synced_at)) : el("span", { text: "never synced" }),
-    status.last_error ? el("span", { class: "error", text: ` · Last error (${when(status.last_error_at)}): ${status.last_error}` }) : null);
+    status.last_error ? el("span", { class: "error", text: ` · Last error (${when(status.last_error_at)}): ${status.last_error}` }) : null]
+    .filter(Boolean));
 }
 
 async function load() {
