@@ -407,3 +407,37 @@ def test_detail_tells_the_delivery_and_its_duplicates(browser, owner, sql):
         "WHERE id = %s)", (event,))
     body = browser.api("GET", f"/api/webhook-events/{event}").json()
     assert body["duplicate_count"] == 3 and body["delivery_entries"] == 1 and len(body["delivery_sha256"]) == 64
+
+
+def test_summary_reads_metas_shapes_and_tolerates_missing_fields(browser, owner, sql):
+    # Meta's WhatsApp "messages" webhook reference: a text message, and a status of one the business sent.
+    wa_text = insert_event(sql, owner, object="whatsapp_business_account", field="messages", payload={
+        "id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": "16505551234"}],
+            "messages": [{"from": "16505551234", "id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
+                          "timestamp": "1749416383", "type": "text", "text": {"body": "Does it come in another color?"}}]}}]})
+    wa_status = insert_event(sql, owner, object="whatsapp_business_account", field="messages", payload={
+        "id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "statuses": [{"id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3", "status": "delivered",
+                          "timestamp": "1750263773", "recipient_id": "16505551234"}]}}]})
+    # Instagram messaging (entry[].messaging[]), and a Page feed post (from.name, message).
+    ig_dm = insert_event(sql, owner, object="instagram", field="messaging", payload={
+        "id": "17841400000000000", "time": 1700000000, "messaging": [
+            {"sender": {"id": "9000001"}, "recipient": {"id": "17841400000000000"}, "timestamp": 1700000000123,
+             "message": {"mid": "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDAw", "text": "Is this in stock?"}}]})
+    feed = insert_event(sql, owner, object="page", field="feed", payload={
+        "id": "1234567890", "time": 1700000000, "changes": [{"field": "feed", "value": {
+            "from": {"id": "24242424", "name": "Ana Costa"}, "item": "post", "verb": "add",
+            "post_id": "1234567890_111", "message": "Opening hours on Sunday?"}}]})
+    bare = insert_event(sql, owner, object="page", field="feed", payload={"id": "1234567890", "changes": []})
+    summary = {e["id"]: (e["summary_who"], e["summary_text"])
+               for e in browser.api("GET", "/api/webhook-events").json()["events"]}
+    assert summary[wa_text] == ("Sheena Nelson", "Does it come in another color?")
+    assert summary[wa_status] == (None, "delivered")
+    assert summary[ig_dm] == ("9000001", "Is this in stock?")
+    assert summary[feed] == ("Ana Costa", "Opening hours on Sunday?")
+    assert summary[bare] == (None, None)
