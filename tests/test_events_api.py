@@ -441,3 +441,22 @@ def test_summary_reads_metas_shapes_and_tolerates_missing_fields(browser, owner,
     assert summary[ig_dm] == ("9000001", "Is this in stock?")
     assert summary[feed] == ("Ana Costa", "Opening hours on Sunday?")
     assert summary[bare] == (None, None)
+
+
+def test_replay_and_bulk_need_the_csrf_token(browser, owner, sql):
+    event = insert_event(sql, owner, status="processed")
+    assert browser.api("POST", f"/api/webhook-events/{event}/replay", csrf=False).status_code == 400
+    assert browser.api("POST", "/api/webhook-events/bulk", csrf=False,
+                       json={"action": "delete", "ids": [event]}).status_code == 400
+    assert sql("SELECT status FROM webhook_events WHERE id = %s", (event,)) == [("processed",)]
+
+
+def test_activity_over_seven_days_counts_by_hour(browser, owner, sql):
+    insert_event(sql, owner, status="processed", received_at="now")
+    insert_event(sql, owner, status="failed")
+    sql("UPDATE webhook_events SET received_at = now() - interval '3 days' WHERE status = 'failed'")
+    week = browser.api("GET", "/api/webhook-events/activity?range=7d").json()
+    assert week["bucket_seconds"] == 3600
+    assert sum(b[1] for b in week["buckets"]) == 2 and sum(b[3] for b in week["buckets"]) == 1
+    assert sum(b[2] for b in week["buckets"]) == 1
+    assert browser.api("GET", "/api/webhook-events/activity?range=1y").status_code == 400
