@@ -94,14 +94,15 @@ class Listener:
                     self._conn.cursor().execute(self.listen_sql)
                     return None
                 left = deadline - time.monotonic()
+                # Looked at even when time is up, so receive(0) collects what is already waiting.
+                if select.select([self._conn], [], [], max(0.0, min(0.5, left)))[0]:
+                    self._conn.poll()
+                if self._conn.notifies:
+                    got = [(n.channel, n.payload) for n in self._conn.notifies]
+                    self._conn.notifies.clear()
+                    return got
                 if left <= 0:
                     return []
-                if select.select([self._conn], [], [], min(0.5, left))[0]:
-                    self._conn.poll()
-                    if self._conn.notifies:
-                        got = [(n.channel, n.payload) for n in self._conn.notifies]
-                        self._conn.notifies.clear()
-                        return got
             except psycopg2.Error as exc:
                 log.error("LISTEN connection lost (%s); reconnecting", str(exc).strip())
                 self.close()
