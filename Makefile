@@ -11,8 +11,13 @@ $(VENV)/.installed: requirements.txt
 	$(PIP) install -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt node_modules/.installed
 	$(PIP) install -r requirements-dev.txt
+	touch $@
+
+# axe-core, for the browser tests' accessibility check (package.json); nothing of it is served.
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --silent
 	touch $@
 
 run: $(VENV)/.installed

@@ -92,6 +92,14 @@ FROM message_templates t JOIN whatsapp_accounts w ON w.id = t.whatsapp_account_i
 WHERE t.user_id = %(user_id)s AND t.status = 'APPROVED'
 ORDER BY t.name, t.language, t.id;
 
+-- all_user_templates --
+-- Every template of the user whatever its status (the Templates page lists and filters them), with the rejection reason.
+SELECT t.template_id, t.name, t.language, t.status, t.category, t.quality_score, t.rejected_reason, t.components,
+       t.updated_at, w.id AS whatsapp_account_id, w.waba_id
+FROM message_templates t JOIN whatsapp_accounts w ON w.id = t.whatsapp_account_id
+WHERE t.user_id = %(user_id)s
+ORDER BY t.name, t.language, t.id;
+
 -- template_counts --
 -- The user's templates counted by status.
 SELECT status, count(*) AS count FROM message_templates WHERE user_id = %(user_id)s GROUP BY status ORDER BY status;

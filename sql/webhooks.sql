@@ -198,25 +198,70 @@ SET data = EXCLUDED.data, occurred_at = EXCLUDED.occurred_at, event_id = EXCLUDE
 
 -- list_user_webhook_events --
 -- One page of a user's events, newest first, filtered; keyset: strictly older than (before_at, before_id).
+-- object and field match case-insensitively from their start ("Comment" finds comments); `q` finds an event by its
+-- id, its entry (Meta) id, or any text in its payload, case-insensitively; `account` is the entry id Meta sent.
 SELECT id, object, field, entry_id, status, attempts, note, received_at, run_at, processed_at, updated_at,
-       jsonb_array_length(errors) AS error_count
+       jsonb_array_length(errors) AS error_count, errors -> -1 ->> 'message' AS last_error,
+       left(coalesce(payload #>> '{changes,0,value,text}', payload #>> '{messaging,0,message,text}',
+                     payload #>> '{changes,0,value,messages,0,text,body}',
+                     payload #>> '{changes,0,value,statuses,0,status}', payload #>> '{changes,0,value,message}'), 120)
+           AS summary_text,
+       coalesce(payload #>> '{changes,0,value,from,username}', payload #>> '{changes,0,value,from,name}',
+                payload #>> '{messaging,0,sender,id}', payload #>> '{changes,0,value,contacts,0,profile,name}',
+                payload #>> '{changes,0,value,messages,0,from}', payload #>> '{changes,0,value,from,id}')
+           AS summary_who
 FROM webhook_events
 WHERE user_id = %(user_id)s
   AND (%(status)s::text IS NULL OR status = %(status)s)
-  AND (%(object)s::text IS NULL OR object = %(object)s)
-  AND (%(field)s::text IS NULL OR field = %(field)s)
+  AND (%(object)s::text IS NULL OR starts_with(lower(object), lower(%(object)s)))
+  AND (%(field)s::text IS NULL OR starts_with(lower(field), lower(%(field)s)))
+  AND (%(account)s::text IS NULL OR entry_id = %(account)s)
+  AND (%(q)s::text IS NULL OR id::text = %(q)s OR entry_id = %(q)s
+       OR strpos(lower(payload::text), lower(%(q)s)) > 0)
   AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s)
   AND (%(before_at)s::timestamptz IS NULL OR (received_at, id) < (%(before_at)s::timestamptz, %(before_id)s::bigint))
 ORDER BY received_at DESC, id DESC
 LIMIT %(limit)s;
 
+-- user_webhook_event_choices --
+-- What the user's events hold, for the filters' choices: each object, field and entry (account) id, with a count.
+SELECT 'object' AS kind, object AS value, count(*) AS count FROM webhook_events WHERE user_id = %(user_id)s GROUP BY object
+UNION ALL
+SELECT 'field', field, count(*) FROM webhook_events WHERE user_id = %(user_id)s AND field IS NOT NULL GROUP BY field
+UNION ALL
+SELECT 'account', e.entry_id, count(*) FROM webhook_events e
+WHERE e.user_id = %(user_id)s AND e.entry_id IS NOT NULL GROUP BY e.entry_id
+ORDER BY kind, count DESC, value
+LIMIT 300;
+
 -- get_user_webhook_event --
--- One of a user's events with its payload and error history.
-SELECT id, delivery_id, entry_index, object, field, entry_id, payload, status, attempts, errors, note,
-       received_at, run_at, processed_at, updated_at, lease_expires_at
-FROM webhook_events
-WHERE id = %(event_id)s AND user_id = %(user_id)s;
+-- One of a user's events with its payload and error history, and its delivery: when it came, how often again.
+SELECT e.id, e.delivery_id, e.entry_index, e.object, e.field, e.entry_id, e.payload, e.status, e.attempts, e.errors,
+       e.note, e.received_at, e.run_at, e.processed_at, e.updated_at, e.lease_expires_at,
+       d.received_at AS delivered_at, d.entry_count AS delivery_entries, d.duplicate_count,
+       d.last_duplicate_at, encode(d.body_sha256, 'hex') AS delivery_sha256
+FROM webhook_events e JOIN webhook_deliveries d ON d.id = e.delivery_id
+WHERE e.id = %(event_id)s AND e.user_id = %(user_id)s;
+
+-- replay_user_webhook_events --
+-- Run some of a user's events again, whatever their outcome (not while a worker holds one): back to pending, due
+-- now, and wake the processors. `retryable_only` limits it to failed and dead-letter events (a retry).
+WITH again AS (
+    UPDATE webhook_events
+    SET status = 'pending', run_at = now(), locked_by = NULL, lease_expires_at = NULL, updated_at = now()
+    WHERE user_id = %(user_id)s AND id = ANY(%(ids)s::bigint[])
+      AND (status IN ('failed', 'dead_letter') OR (NOT %(retryable_only)s AND status IN ('processed', 'pending')))
+    RETURNING id
+), counted AS (
+    SELECT array_agg(id ORDER BY id) AS ids FROM again
+)
+SELECT coalesce(ids, '{}') AS ids, CASE WHEN ids IS NOT NULL THEN pg_notify('webhook_events', 'replay') END AS notified
+FROM counted;
+
+-- delete_user_webhook_events --
+-- Remove some of a user's events; the ids removed.
+DELETE FROM webhook_events WHERE user_id = %(user_id)s AND id = ANY(%(ids)s::bigint[]) RETURNING id;
 
 -- delete_user_webhook_event --
 -- Remove one of a user's events.
@@ -230,8 +275,11 @@ WITH retried AS (
     WHERE user_id = %(user_id)s
       AND status IN ('failed', 'dead_letter')
       AND (%(status)s::text IS NULL OR status = %(status)s)
-      AND (%(object)s::text IS NULL OR object = %(object)s)
-      AND (%(field)s::text IS NULL OR field = %(field)s)
+      AND (%(object)s::text IS NULL OR starts_with(lower(object), lower(%(object)s)))
+      AND (%(field)s::text IS NULL OR starts_with(lower(field), lower(%(field)s)))
+      AND (%(account)s::text IS NULL OR entry_id = %(account)s)
+      AND (%(q)s::text IS NULL OR id::text = %(q)s OR entry_id = %(q)s
+           OR strpos(lower(payload::text), lower(%(q)s)) > 0)
       AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
       AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s)
     RETURNING id
@@ -239,6 +287,39 @@ WITH retried AS (
     SELECT count(*) AS retried FROM retried
 )
 SELECT retried, CASE WHEN retried > 0 THEN pg_notify('webhook_events', 'retry') END AS notified FROM counted;
+
+-- newest_webhook_event_id --
+-- The highest event id so far: where the live stream starts watching for arrivals.
+SELECT coalesce(max(id), 0) AS id FROM webhook_events;
+
+-- webhook_arrivals_since --
+-- Events stored after `after_id`, per owner (the live stream tells each owner); the highest id seen, owner or not.
+WITH fresh AS (
+    SELECT id, user_id FROM webhook_events WHERE id > %(after_id)s
+)
+SELECT user_id, max(id) AS last_id, count(*) AS count FROM fresh GROUP BY user_id;
+
+-- user_has_webhook_events_after --
+-- Whether a user has events stored after `after_id` (a stream reconnecting with Last-Event-ID missed them).
+SELECT EXISTS (SELECT 1 FROM webhook_events WHERE user_id = %(user_id)s AND id > %(after_id)s) AS missed;
+
+-- announce_webhook_changes --
+-- After a processor's batch committed: tell the live streams which users' events changed (channel live_updates).
+SELECT pg_notify('live_updates', %(payload)s);
+
+-- webhook_activity_by_bucket --
+-- A user's events over a longer range than the minute rollups keep, counted per bucket (an hour or a day):
+-- received by arrival, processed by completion, failed as they stand now (failed or dead letter).
+WITH buckets AS (
+    SELECT date_bin(%(bucket)s::interval, received_at, '2000-01-01'::timestamptz) AS at, 1 AS received,
+           0 AS processed, (status IN ('failed', 'dead_letter'))::int AS failed
+    FROM webhook_events WHERE user_id = %(user_id)s AND received_at > now() - %(span)s::interval
+    UNION ALL
+    SELECT date_bin(%(bucket)s::interval, processed_at, '2000-01-01'::timestamptz), 0, 1, 0
+    FROM webhook_events WHERE user_id = %(user_id)s AND processed_at > now() - %(span)s::interval
+)
+SELECT at, sum(received)::int AS received, sum(processed)::int AS processed, sum(failed)::int AS failed
+FROM buckets GROUP BY at ORDER BY at;
 
 -- compact_webhook_status_counts --
 -- Fold a user's status-count deltas into one row per status (only when there are deltas).

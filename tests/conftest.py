@@ -192,6 +192,7 @@ def _settings(database_url, tmp_path) -> Settings:
 def app(settings):
     app = create_app(settings)
     yield app
+    app.extensions["live_hub"].close()
     app.extensions["database"].close()
 
 

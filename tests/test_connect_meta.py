@@ -26,7 +26,8 @@ def test_connect_stores_login_pages_and_instagram(auth, browser, sandbox, sql):
     assert done.status_code == 302 and done.headers["Location"] == "/"
     dashboard = browser.get("/").text
     assert "Connected Sandbox Owner: 2 Page(s), 1 Instagram account(s)" in dashboard
-    assert "Sandbox Coffee House" in dashboard and "@sandbox.coffee" in dashboard
+    accounts_page = browser.get("/accounts").text  # the Pages are listed on the Accounts page
+    assert "Sandbox Coffee House" in accounts_page and "@sandbox.coffee" in accounts_page
 
     accounts = browser.api("GET", "/api/accounts").json()["accounts"]
     kinds = sorted(a["kind"] for a in accounts)
@@ -112,7 +113,7 @@ def test_selecting_a_page_subscribes_it_and_disconnect_unsubscribes(auth, browse
     assert pages["Sandbox Coffee House"]["selected"] and pages["Sandbox Coffee House"]["subscribed_fields"] == at_meta
     assert sql("SELECT external_id, fields, unsubscribed_at FROM webhook_subscriptions") == [
         (coffee["page_id"], at_meta, None)]
-    assert "selected · subscribed to" in browser.get("/").text
+    assert "selected · subscribed to" in browser.get("/accounts").text
 
     # Choosing the other Page moves the subscription.
     bakery = pages["Sandbox Bakery"]

@@ -1,6 +1,7 @@
 """The dashboard in a real browser: Playwright driving Debian's Chromium against the app over HTTP."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -8,7 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.rows import insert_event, insert_interaction, user_id
+from tests.support.live import consent
+from tests.support.rows import insert_event, user_id
 from tests.support.webhooks import deliver
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # drives Chromium
@@ -16,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]  # drives Chromium
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 EMAIL, PASSWORD = "owner@example.com", "correct horse"
-REFRESH_WAIT_MS = 15000  # the page refreshes every 10 s
+LIVE_WAIT_MS = 3000  # live over /api/stream: well under a second; polling alone would take 10 s
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +78,7 @@ def log_in(page):
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/")
     page.wait_for_selector("#refreshed:has-text('Updated')")
+    page.wait_for_selector('#live-state[data-state="on"]')
 
 
 def shot(page, name: str, full_page: bool = True) -> None:
@@ -83,141 +86,307 @@ def shot(page, name: str, full_page: bool = True) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
 
 
+def go(page, path: str) -> None:
+    page.goto(path)
+    page.wait_for_selector('#live-state[data-state="on"]')
+
+
 def row(page, event_id: int):
     return page.locator(f'#events-body tr[data-event-id="{event_id}"]')
 
 
-def test_cards_chart_filter_details_and_retry(page_factory, owner, sql, server):
+def test_events_page_filters_live_in_the_url_and_survive_reload_and_sharing(page_factory, owner, sql, server):
     for _ in range(3):
         insert_event(sql, owner, status="processed", object="instagram", field="comments")
     insert_event(sql, owner, status="pending", object="page", field="feed")
     failed = insert_event(sql, owner, status="failed", object="whatsapp_business_account", field="messages",
                           attempts=2, payload={"id": "waba-1", "changes": [{"field": "messages", "value": {"x": 1}}]},
+                          errors=[{"attempt": 1, "at": "2025-01-01T00:00:01Z", "message": "KeyError: 'contacts'"}])
+    page = page_factory(1440, 900)
+    log_in(page)
+    assert page.locator('[data-count="processed"]').inner_text() == "3"
+    assert page.locator("#events-chart").get_attribute("data-total-received") == "5"
+    shot(page, "overview-1440px")
+    page.get_by_role("link", name="Events", exact=True).click()
+    page.wait_for_url("**/events")
+    expect(page.locator("#events-body tr")).to_have_count(5)
+    # The list starts high on the page, not 1,400 px down.
+    assert page.locator("#events-body tr").first.bounding_box()["y"] < 700
+
+    page.get_by_label("Object").select_option("instagram")
+    expect(page.locator("#events-body tr")).to_have_count(3)
+    assert "object=instagram" in page.url
+    page.get_by_label("Search").fill("waba-1")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#events-body tr")).to_have_count(0)  # waba-1 is not an instagram event
+    page.go_back()
+    expect(page.locator("#events-body tr")).to_have_count(3)
+    assert page.get_by_label("Search").input_value() == ""
+    page.reload()
+    expect(page.locator("#events-body tr")).to_have_count(3)
+    assert page.get_by_label("Object").input_value() == "instagram"
+    shot(page, "events-1440px")
+
+    # A shared link with a case-insensitive filter, opened by someone else's browser (same user here).
+    other = page_factory(390, 844)
+    log_in(other)
+    go(other, "/events?object=WhatsApp&status=failed")
+    expect(other.locator("#events-body tr")).to_have_count(1)
+    assert row(other, failed).is_visible()
+    assert other.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(other, "events-390px")
+    assert page.problems == [] and other.problems == []
+    assert all(url.startswith(server.url) for url in page.requests), "a request left the machine"
+
+
+def test_event_page_retry_replay_and_bulk(page_factory, owner, sql):
+    failed = insert_event(sql, owner, status="failed", field="messages",
                           errors=[{"attempt": 1, "at": "2025-01-01T00:00:01Z", "message": "KeyError: 'contacts'"},
                                   {"attempt": 2, "at": "2025-01-01T00:00:06Z", "message": "KeyError: 'contacts'"}])
-    insert_interaction(sql, owner, external_id="mid-1", text="Do you ship to Lisbon?")
-    page = page_factory()
+    done = insert_event(sql, owner, status="processed")
+    page = page_factory(1440, 900)
     log_in(page)
-
-    # The cards count by status; the chart drew this minute's six arrivals.
-    assert page.locator('[data-count="processed"]').inner_text() == "3"
-    assert page.locator('[data-count="failed"]').inner_text() == "1"
-    assert page.locator("#received-24h").inner_text() == "5"
-    assert page.locator("#events-chart polyline").count() == 3
-    assert page.locator("#events-chart").get_attribute("data-total-received") == "5"
-    assert page.locator("#events-chart-max").inner_text().startswith("5")
-    assert page.locator("#events-body tr").count() == 5
-    assert "Do you ship to Lisbon?" in page.locator("#inbox-list").inner_text()
-    shot(page, "dashboard-desktop")
-
-    # Filter by status.
-    page.get_by_label("Status", exact=True).select_option("failed")
-    expect(page.locator("#events-body tr")).to_have_count(1)
-    assert row(page, failed).is_visible()
-
-    # Open the event: payload pretty-printed, error history, Retry.
-    row(page, failed).get_by_role("button", name="Details").click()
-    dialog = page.locator("#event-detail")
-    dialog.wait_for(state="visible")
-    assert '"field": "messages"' in page.locator("#detail-payload").inner_text()
+    go(page, "/events")
+    row(page, failed).get_by_role("link").click()
+    page.wait_for_url(f"**/events/{failed}")
+    page.wait_for_selector('#event-detail[data-status="failed"]')
     assert page.locator("#detail-errors li").count() == 2
     assert "KeyError: 'contacts'" in page.locator("#detail-errors").inner_text()
-    shot(page, "event-detail", full_page=False)
-    dialog.get_by_role("button", name="Retry", exact=True).click()
+    shot(page, "event-1440px")
+    page.get_by_role("button", name="Retry", exact=True).click()
     page.wait_for_selector('#event-detail[data-status="pending"]')
-    assert "Pending" in page.locator("#detail-facts").inner_text()
-    assert page.locator("#detail-retry").is_disabled()
+    # The message appears next to the button, not behind a dialog.
+    toast = page.locator("#event-detail .toast")
+    expect(toast).to_have_text(f"Event #{failed} is back in the queue.")
+    assert page.get_by_role("button", name="Retry", exact=True).is_disabled()
     assert sql("SELECT status FROM webhook_events WHERE id = %s", (failed,))[0][0] == "pending"
-    page.keyboard.press("Escape")
-    dialog.wait_for(state="hidden")
-    # No longer failed: it leaves the "failed" list, the card follows, and without the filter it is pending.
-    row(page, failed).wait_for(state="detached")
-    expect(page.locator('[data-count="failed"]')).to_have_text("0")
-    expect(page.locator('[data-count="pending"]')).to_have_text("2")
-    page.get_by_role("button", name="Clear").click()
-    expect(page.locator("#events-body tr")).to_have_count(5)
-    assert row(page, failed).get_attribute("data-status") == "pending"
 
-    assert all(url.startswith(server.url) for url in page.requests), "a request left the machine"
-    assert page.problems == []  # no script errors, no CSP violations
+    go(page, f"/events/{done}")
+    page.wait_for_selector('#event-detail[data-status="processed"]')
+    assert "Replay runs it again" in page.locator("#detail-action-note").inner_text()
+    page.get_by_role("button", name="Replay").click()
+    page.wait_for_selector('#event-detail[data-status="pending"]')
+    assert sql("SELECT status FROM webhook_events WHERE id = %s", (done,))[0][0] == "pending"
 
-
-def test_delete_from_the_details_view(page_factory, owner, sql):
-    doomed = insert_event(sql, owner, status="dead_letter")
-    kept = insert_event(sql, owner, status="processed")
-    page = page_factory()
-    log_in(page)
-    row(page, doomed).get_by_role("button", name="Details").click()
-    page.locator("#event-detail").get_by_role("button", name="Delete").click()
-    row(page, doomed).wait_for(state="detached")
-    assert row(page, kept).is_visible()
-    assert sql("SELECT count(*) FROM webhook_events WHERE id = %s", (doomed,))[0][0] == 0
-    assert page.locator("#flash").inner_text() == f"Event #{doomed} deleted."
+    # Bulk: select both, delete.
+    go(page, "/events")
+    expect(page.locator("#events-body tr")).to_have_count(2)
+    assert page.get_by_role("button", name="Delete selected").is_disabled()
+    page.get_by_label("Select every event shown").check()
+    page.get_by_role("button", name="Delete selected").click()
+    expect(page.locator("#events-body tr")).to_have_count(0)
+    assert "2 event(s) deleted." in page.locator(".toast").first.inner_text()
+    assert sql("SELECT count(*) FROM webhook_events")[0][0] == 0
     assert page.problems == []
 
 
-def test_a_new_webhook_appears_without_reloading(page_factory, owner, sql, server):
+def test_another_users_event_page_is_404(page_factory, owner, sql, server):
+    theirs = insert_event(sql, None)
+    page = page_factory()
+    log_in(page)
+    answer = page.goto(f"/events/{theirs}")
+    assert answer.status == 404
+
+
+def test_a_delivery_appears_on_the_open_events_page_without_reloading(page_factory, owner, sql, server):
     sql("INSERT INTO account_routes (external_id, user_id, kind) VALUES ('ig-owned', %s, 'instagram')", (owner,))
     earlier = insert_event(sql, owner, status="processed")
     page = page_factory()
     log_in(page)
+    go(page, "/events")
     page.evaluate("window.notReloaded = true")
-    assert page.locator("#events-body tr").count() == 1
-    row(page, earlier).get_by_role("button", name="Details").focus()
+    expect(page.locator("#events-body tr")).to_have_count(1)
+    row(page, earlier).get_by_role("link").focus()
 
-    # Meta's delivery, signed, through the real receiver (no processor runs here: it stays pending).
     mention = {"object": "instagram", "entry": [{"id": "ig-owned", "time": 1700000000, "changes": [
         {"field": "mentions", "value": {"media_id": "m-1", "comment_id": "c-1"}}]}]}
     assert deliver(server.url, mention).status_code == 200
     arrived = sql("SELECT id FROM webhook_events WHERE user_id = %s AND field = 'mentions'", (owner,))[0][0]
-    row(page, arrived).wait_for(timeout=REFRESH_WAIT_MS)
+    row(page, arrived).wait_for(timeout=LIVE_WAIT_MS)  # by the stream: polling alone would take 10 s
     assert page.evaluate("window.notReloaded") is True
     assert page.locator("#events-body tr").first.get_attribute("data-event-id") == str(arrived)
-    # The refresh left the row the keyboard was on alone: focus did not jump away.
     assert page.evaluate("document.activeElement.closest('tr').dataset.eventId") == str(earlier)
-    page.wait_for_selector('[data-count="pending"]:text-is("1")', timeout=REFRESH_WAIT_MS)
+    assert page.locator("#live-state").inner_text() == "Live"
     assert page.problems == []
 
 
-def test_phone_width_and_keyboard(page_factory, owner, sql):
-    failed = insert_event(sql, owner, status="failed", field="comments",
-                          errors=[{"attempt": 1, "at": "2025-01-01T00:00:01Z", "message": "boom"}])
-    insert_event(sql, owner, status="processed")
-    insert_interaction(sql, owner, external_id="mid-phone", text="A message read on a phone")
+@pytest.mark.sandbox
+def test_follower_chart_draws_the_snapshots_the_api_returns(page_factory, owner, browser, sandbox, settings, db, sql):
+    """Real snapshots: the sandbox's Instagram account synced twice by the data sync, its followers changed between."""
+    from webhook_app.accounts import graph
+    from webhook_app.accounts.data_sync import DataSync
+    from webhook_app.tokens.vault import from_settings as vault_from_settings
+
+    assert consent(browser, "/connect/meta").status_code == 302
+
+    def sync():
+        DataSync(db, vault_from_settings(settings), graph.meta_client(settings, sleep=lambda s: None),
+                 graph.instagram_client(settings), graph.tiktok_client(settings), spacing=0, sleep=lambda s: None).run()
+
+    ig = next(iter(sandbox.state.instagram.values()))
+    ig.followers_count = 1200
+    sync()
+    sql("UPDATE account_metrics SET taken_at = now() - interval '2 days'")
+    sql("UPDATE instagram_accounts SET last_synced_at = now() - interval '2 days'")
+    ig.followers_count = 1350
+    sync()
+    metrics = browser.api("GET", "/api/metrics").json()
+    [series] = metrics["accounts"]
+    assert [p["followers"] for p in series["points"]] == [1200, 1350]
+
+    page = page_factory(1440, 900)
+    log_in(page)
+    chart = page.locator("#followers-chart")
+    expect(chart.locator(".dot")).to_have_count(2)
+    assert chart.locator("polyline").count() == 1
+    assert f"{series['name']}: 1,350" in chart.locator(".legend").inner_text()
+    # The two points: the later one higher on the chart (SVG y grows downwards).
+    ys = [float(c.get_attribute("y1")) for c in chart.locator(".dot").all()]
+    assert ys[1] < ys[0]
+    assert "1,200 followers" in chart.locator(".dot").first.locator("title").text_content()
+    assert "1,200 – 1,350 followers" in chart.locator(".chart-axis").inner_text()
+    # Recent posts with their figures.
+    assert metrics["recent_media"], "the sandbox's account has posts"
+    assert page.locator("#recent-media li").count() == min(8, len(metrics["recent_media"]))
+    first = metrics["recent_media"][0]
+    assert f"{first['like_count']} like" in page.locator("#recent-media li").first.inner_text()
+    shot(page, "overview-followers-1440px")
+    assert page.problems == []
+
+
+def test_chart_range_picker_and_values_by_keyboard(page_factory, owner, sql):
+    for _ in range(4):
+        insert_event(sql, owner, status="processed")
+    page = page_factory(1440, 900)
+    log_in(page)
+    page.get_by_role("button", name="1 h").click()
+    page.wait_for_selector('#events-chart[data-range="1h"]')
+    assert "range=1h" in page.url
+    assert page.locator("#events-chart .hit").count() == 60
+    page.locator("#events-chart .bars-focus").focus()
+    page.keyboard.press("End")
+    assert "4 received" in page.locator("#events-chart .chart-tip").inner_text()
+    page.get_by_role("button", name="7 d").click()
+    page.wait_for_selector('#events-chart[data-range="7d"]')
+    assert page.locator("#events-chart").get_attribute("data-total-received") == "4"
+    page.reload()
+    page.wait_for_selector('#events-chart[data-range="7d"]')
+    assert page.locator('button[data-range="7d"]').get_attribute("aria-pressed") == "true"
+    assert page.problems == []
+
+
+def test_every_page_at_phone_and_desktop_width(page_factory, owner, sql):
+    insert_event(sql, owner, status="failed", field="comments",
+                 errors=[{"attempt": 1, "at": "2025-01-01T00:00:01Z", "message": "boom"}])
     sql("WITH m AS (INSERT INTO meta_accounts (user_id, meta_user_id, name) VALUES (%s, '1001', 'Shop Owner') "
         "RETURNING id, user_id) INSERT INTO credentials (user_id, kind, account_id, token_kind, status) "
         "SELECT user_id, 'meta', id, 'long_lived_user', 'needs_reauth' FROM m", (owner,))
-    page = page_factory(width=375, height=812)
+    for width, height in ((390, 844), (1440, 900)):
+        page = page_factory(width, height)
+        log_in(page)
+        for path, name in (("/", "overview"), ("/events", "events"), ("/accounts", "accounts"),
+                           ("/templates", "templates"), ("/health", "health")):
+            go(page, path)
+            page.wait_for_load_state("networkidle")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (path, width)
+            unlabeled = page.evaluate("""() => [...document.querySelectorAll('main input, main select, main button')]
+                .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+                .map(el => el.outerHTML)""")
+            assert unlabeled == [], (path, unlabeled)
+            assert page.locator('nav[aria-label="Main"] a[aria-current="page"]').count() == (1 if path else 0)
+            shot(page, f"{name}-{width}px")
+        go(page, "/accounts")
+        banner = page.locator("#reauth-banners .banner")
+        assert "Shop Owner (facebook) needs re-authorization" in banner.inner_text()
+        # The skip link is the first Tab stop and lands on the content.
+        go(page, "/events")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"
+        assert page.problems == []
+
+
+def test_the_429_page_says_when_to_try_again_and_where_to_go(page_factory, server):
+    page = page_factory()
+    answer = None
+    for _ in range(12):
+        page.goto("/auth/login")
+        page.get_by_label("Email").fill("nobody@example.com")
+        page.get_by_label("Password").fill("wrong password")
+        page.get_by_role("button", name="Log in").click()
+        if "Too many attempts" in page.content():
+            answer = page.content()
+            break
+    assert answer is not None, "five wrong passwords were never refused"
+    text = page.locator("main").inner_text()
+    assert "Try again in" in text and ("second" in text or "minute" in text)
+    assert "Back to the dashboard" not in text and "Back to the overview" not in text
+    assert page.get_by_role("link", name="Back to the form").get_attribute("href") == "/auth/login"
+    shot(page, "429-1440px")
+
+
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_serious_accessibility_violations_on_any_page(chromium, server, owner, sql, scheme):
+    """axe-core (WCAG 2.2 A/AA rules) on every page in both themes: no serious or critical violations."""
+    assert AXE.exists(), "axe-core is missing: `make test` installs it from package.json"
+    insert_event(sql, owner, status="failed", errors=[{"attempt": 1, "at": "2025-01-01T00:00:01Z", "message": "boom"}])
+    # Only this context skips the CSP, so axe's own script can be injected; the app's pages are unchanged.
+    context = chromium.new_context(viewport={"width": 1440, "height": 900}, base_url=server.url, bypass_csp=True,
+                                   color_scheme=scheme)
+    try:
+        page = context.new_page()
+        log_in(page)
+        event_id = sql("SELECT id FROM webhook_events")[0][0]
+        found = {}
+        for path in ("/", "/events", f"/events/{event_id}", "/accounts", "/templates", "/health"):
+            go(page, path)
+            page.wait_for_load_state("networkidle")
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
+                values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})""")
+            serious = [f"{v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['html'][:120]})"
+                       for v in result["violations"] if v["impact"] in ("serious", "critical")]
+            if serious:
+                found[path] = serious
+        assert found == {}, json.dumps(found, indent=1)
+    finally:
+        context.close()
+
+
+@pytest.mark.sandbox
+def test_templates_page_lists_filters_and_searches_synced_templates(page_factory, owner, browser, sandbox):
+    assert consent(browser, "/connect/whatsapp").status_code == 302
+    waba = next(iter(sandbox.state.wabas.values()))
+    sandbox.state.seed_templates(waba.id, 4, status="REJECTED")
+    assert browser.api("POST", "/api/templates/sync").status_code == 200
+    every = browser.api("GET", "/api/templates?status=all").json()["templates"]
+    rejected = [t for t in every if t["status"] == "REJECTED"]
+    page = page_factory(1440, 900)
     log_in(page)
-
-    banner = page.locator("#reauth-banners .banner")
-    assert "Shop Owner (facebook) needs re-authorization" in banner.inner_text()
-    assert banner.get_by_role("link", name="Reconnect").get_attribute("href") == "/connect/meta"
-    disconnect = page.get_by_role("button", name="Disconnect Shop Owner").bounding_box()
-    assert disconnect["x"] + disconnect["width"] <= 375
-
-    # Nothing wider than the screen: no sideways scrolling of the page.
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    assert page.locator('[data-count="failed"]').is_visible()
-    assert page.locator("#events-chart").bounding_box()["width"] <= 375
-    shot(page, "dashboard-375px")
-
-    # Every control has a label a screen reader can read out.
-    unlabeled = page.evaluate("""() => [...document.querySelectorAll('main input, main select, main button')]
-        .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
-        .map(el => el.outerHTML)""")
-    assert unlabeled == []
-
-    # The keyboard alone opens an event and closes it again.
-    details = row(page, failed).get_by_role("button", name="Details")
-    box = details.bounding_box()
-    assert box["x"] >= 0 and box["x"] + box["width"] <= 375  # reachable without sideways scrolling
-    details.focus()
-    page.keyboard.press("Enter")
-    page.locator("#event-detail").wait_for(state="visible")
-    assert page.evaluate("document.activeElement.id") == "detail-close"
-    assert page.locator("#event-detail").bounding_box()["width"] <= 375
-    shot(page, "event-detail-375px", full_page=False)
-    page.keyboard.press("Enter")  # on the focused Close button
-    page.locator("#event-detail").wait_for(state="hidden")
-    assert page.problems == []
+    go(page, "/templates")
+    expect(page.locator("#templates-body tr")).to_have_count(len(every))
+    page.get_by_label("Status").select_option("REJECTED")
+    expect(page.locator("#templates-body tr")).to_have_count(len(rejected))
+    assert "INVALID_FORMAT" in page.locator("#templates-body").inner_text()
+    assert "status=REJECTED" in page.url
+    page.reload()
+    expect(page.locator("#templates-body tr")).to_have_count(len(rejected))
+    page.get_by_label("Status").select_option("")
+    page.get_by_label("Search").fill(every[0]["name"])
+    expect(page.locator("#templates-body tr").first).to_contain_text(every[0]["name"])
+    assert every[0]["components"]["body"]["text"][:20] in page.locator("#templates-body tr").first.inner_text()
+    assert "approved" in page.locator("#templates-status").inner_text()
+    assert "null" not in page.locator("#templates-status").inner_text()
+    page.get_by_label("Search").fill("")
+    shot(page, "templates-1440px")
+    dark = page_factory(390, 844)
+    dark.emulate_media(color_scheme="dark")
+    log_in(dark)
+    go(dark, "/templates")
+    expect(dark.locator("#templates-body tr")).to_have_count(len(every))
+    shot(dark, "templates-dark-390px")
+    assert page.problems == [] and dark.problems == []

@@ -340,3 +340,123 @@ def test_stats_stay_exact_while_many_workers_change_one_users_events_at_once(bro
     counts = browser.api("GET", "/api/webhook-events/stats").json()
     assert {k: v for k, v in counts["counts"].items() if v} == {"processed": 90, "failed": 30}
     assert counts["last_24h"] == {"received": 120, "processed": 90, "failed": 30}
+
+
+def test_search_and_filters_are_case_insensitive_and_match_from_the_start(browser, owner, sql):
+    comment = insert_event(sql, owner, object="instagram", field="comments",
+                           payload={"id": "17841400000000001", "time": 1700000000, "changes": [{"field": "comments",
+                                    "value": {"from": {"id": "232323", "username": "lisbon.fan"},
+                                              "media": {"id": "123123", "media_product_type": "FEED"},
+                                              "id": "17865799348089039", "text": "Do you ship to Lisbon?"}}]})
+    feed = insert_event(sql, owner, object="page", field="feed")
+    assert ids(browser.api("GET", "/api/webhook-events?object=Instagram")) == [comment]
+    assert ids(browser.api("GET", "/api/webhook-events?field=comment")) == [comment]
+    assert ids(browser.api("GET", "/api/webhook-events?object=PAGE&field=Feed")) == [feed]
+    # Search: payload text, the event id, Meta's entry id.
+    assert ids(browser.api("GET", "/api/webhook-events?q=lisbon")) == [comment]
+    assert feed in ids(browser.api("GET", f"/api/webhook-events?q={feed}"))  # its id (its payload has no "2")
+    assert ids(browser.api("GET", "/api/webhook-events?q=17841400000000001")) == [comment]
+    assert ids(browser.api("GET", "/api/webhook-events?account=17841400000000001")) == [comment]
+    assert ids(browser.api("GET", "/api/webhook-events?q=100%25")) == []  # a % is text, not a wildcard
+    listed = browser.api("GET", "/api/webhook-events?q=lisbon").json()["events"][0]
+    assert listed["summary_who"] == "lisbon.fan" and listed["summary_text"] == "Do you ship to Lisbon?"
+    assert browser.api("GET", "/api/webhook-events?q=" + "x" * 201).status_code == 400
+
+
+def test_choices_list_what_exists(browser, owner, sql, stranger):
+    insert_event(sql, owner, object="instagram", field="comments")
+    insert_event(sql, owner, object="instagram", field="mentions")
+    insert_event(sql, stranger[1], object="page", field="feed")
+    found = browser.api("GET", "/api/webhook-events/choices").json()
+    assert found["objects"] == [{"value": "instagram", "count": 2}]
+    assert {f["value"] for f in found["fields"]} == {"comments", "mentions"}
+
+
+def test_replay_runs_a_processed_event_again_and_retry_refuses_it(browser, owner, sql, stranger):
+    done = insert_event(sql, owner, status="processed")
+    answer = browser.api("POST", f"/api/webhook-events/{done}/replay")
+    assert answer.status_code == 200 and answer.json()["status"] == "pending"
+    assert sql("SELECT status FROM webhook_events WHERE id = %s", (done,))[0][0] == "pending"
+    busy = insert_event(sql, owner, status="processing")
+    assert browser.api("POST", f"/api/webhook-events/{busy}/replay").status_code == 409
+    theirs = insert_event(sql, stranger[1], status="processed")
+    assert browser.api("POST", f"/api/webhook-events/{theirs}/replay").status_code == 404
+    assert sql("SELECT status FROM webhook_events WHERE id = %s", (theirs,))[0][0] == "processed"
+
+
+def test_bulk_actions_touch_only_the_users_events(browser, owner, sql, stranger):
+    failed = insert_event(sql, owner, status="failed")
+    processed = insert_event(sql, owner, status="processed")
+    theirs = insert_event(sql, stranger[1], status="failed")
+    answer = browser.api("POST", "/api/webhook-events/bulk", json={"action": "retry", "ids": [failed, processed, theirs]})
+    assert answer.status_code == 200
+    assert answer.json() == {"action": "retry", "done": [failed], "skipped": sorted([processed, theirs])}
+    answer = browser.api("POST", "/api/webhook-events/bulk", json={"action": "replay", "ids": [processed]})
+    assert answer.json()["done"] == [processed]
+    answer = browser.api("POST", "/api/webhook-events/bulk", json={"action": "delete", "ids": [failed, theirs]})
+    assert answer.json()["done"] == [failed]
+    assert dict(sql("SELECT id, status FROM webhook_events")) == {processed: "pending", theirs: "failed"}
+    for bad in ({"action": "explode", "ids": [1]}, {"action": "retry", "ids": "1"}, {"action": "retry", "ids": []},
+                {"action": "retry", "ids": [True]}, {"action": "retry", "ids": [2**70]}, [1, 2]):
+        assert browser.api("POST", "/api/webhook-events/bulk", json=bad).status_code == 400, bad
+
+
+def test_detail_tells_the_delivery_and_its_duplicates(browser, owner, sql):
+    event = insert_event(sql, owner, status="processed")
+    sql("UPDATE webhook_deliveries SET duplicate_count = 3 WHERE id = (SELECT delivery_id FROM webhook_events "
+        "WHERE id = %s)", (event,))
+    body = browser.api("GET", f"/api/webhook-events/{event}").json()
+    assert body["duplicate_count"] == 3 and body["delivery_entries"] == 1 and len(body["delivery_sha256"]) == 64
+
+
+def test_summary_reads_metas_shapes_and_tolerates_missing_fields(browser, owner, sql):
+    # Meta's WhatsApp "messages" webhook reference: a text message, and a status of one the business sent.
+    wa_text = insert_event(sql, owner, object="whatsapp_business_account", field="messages", payload={
+        "id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": "16505551234"}],
+            "messages": [{"from": "16505551234", "id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=",
+                          "timestamp": "1749416383", "type": "text", "text": {"body": "Does it come in another color?"}}]}}]})
+    wa_status = insert_event(sql, owner, object="whatsapp_business_account", field="messages", payload={
+        "id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+            "statuses": [{"id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3", "status": "delivered",
+                          "timestamp": "1750263773", "recipient_id": "16505551234"}]}}]})
+    # Instagram messaging (entry[].messaging[]), and a Page feed post (from.name, message).
+    ig_dm = insert_event(sql, owner, object="instagram", field="messaging", payload={
+        "id": "17841400000000000", "time": 1700000000, "messaging": [
+            {"sender": {"id": "9000001"}, "recipient": {"id": "17841400000000000"}, "timestamp": 1700000000123,
+             "message": {"mid": "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDAw", "text": "Is this in stock?"}}]})
+    feed = insert_event(sql, owner, object="page", field="feed", payload={
+        "id": "1234567890", "time": 1700000000, "changes": [{"field": "feed", "value": {
+            "from": {"id": "24242424", "name": "Ana Costa"}, "item": "post", "verb": "add",
+            "post_id": "1234567890_111", "message": "Opening hours on Sunday?"}}]})
+    bare = insert_event(sql, owner, object="page", field="feed", payload={"id": "1234567890", "changes": []})
+    summary = {e["id"]: (e["summary_who"], e["summary_text"])
+               for e in browser.api("GET", "/api/webhook-events").json()["events"]}
+    assert summary[wa_text] == ("Sheena Nelson", "Does it come in another color?")
+    assert summary[wa_status] == (None, "delivered")
+    assert summary[ig_dm] == ("9000001", "Is this in stock?")
+    assert summary[feed] == ("Ana Costa", "Opening hours on Sunday?")
+    assert summary[bare] == (None, None)
+
+
+def test_replay_and_bulk_need_the_csrf_token(browser, owner, sql):
+    event = insert_event(sql, owner, status="processed")
+    assert browser.api("POST", f"/api/webhook-events/{event}/replay", csrf=False).status_code == 400
+    assert browser.api("POST", "/api/webhook-events/bulk", csrf=False,
+                       json={"action": "delete", "ids": [event]}).status_code == 400
+    assert sql("SELECT status FROM webhook_events WHERE id = %s", (event,)) == [("processed",)]
+
+
+def test_activity_over_seven_days_counts_by_hour(browser, owner, sql):
+    insert_event(sql, owner, status="processed", received_at="now")
+    insert_event(sql, owner, status="failed")
+    sql("UPDATE webhook_events SET received_at = now() - interval '3 days' WHERE status = 'failed'")
+    week = browser.api("GET", "/api/webhook-events/activity?range=7d").json()
+    assert week["bucket_seconds"] == 3600
+    assert sum(b[1] for b in week["buckets"]) == 2 and sum(b[3] for b in week["buckets"]) == 1
+    assert sum(b[2] for b in week["buckets"]) == 1
+    assert browser.api("GET", "/api/webhook-events/activity?range=1y").status_code == 400

@@ -63,6 +63,11 @@ def test_250_templates_over_several_pages_are_stored_and_only_approved_listed(au
     }
     assert first["quality_score"] == "GREEN" and first["language"] == "en_US"
 
+    every = browser.api("GET", "/api/templates?status=all").json()["templates"]
+    assert len(every) == 250
+    rejected = [t for t in every if t["status"] == "REJECTED"]
+    assert len(rejected) == 30 and {t["rejected_reason"] for t in rejected} == {"INVALID_FORMAT"}
+
     status = browser.api("GET", "/api/templates/status").json()
     assert status["counts"] == {"APPROVED": 150, "PAUSED": 20, "PENDING": 50, "REJECTED": 30}
     assert (status["approved"], status["total"], status["last_error"]) == (150, 250, None)
@@ -235,11 +240,14 @@ def test_template_endpoints_need_a_login(browser):
         assert answer.status_code == 401 and answer.json() == {"error": "Log in first."}, path
 
 
-def test_dashboard_has_the_templates_section_wired_to_the_api(auth, browser):
+def test_the_templates_page_is_wired_to_the_api(auth, browser):
     auth.register()
-    page = browser.get("/")
-    assert 'id="templates"' in page.text and 'id="templates-sync"' in page.text
-    script = browser.get("/static/dashboard.js")
+    page = browser.get("/templates")
+    assert page.status_code == 200
+    assert 'id="templates-body"' in page.text and 'id="templates-sync"' in page.text
+    assert 'aria-current="page"' in page.text and '<a href="/templates" aria-current="page">' in page.text
+    script = browser.get("/static/js/templates.js")
     assert script.status_code == 200
-    assert "/api/templates/sync" in script.text and "/api/templates/status" in script.text
-    assert "X-CSRFToken" in script.text
+    assert "/api/templates/sync" in script.text and "/api/templates?status=all" in script.text
+    helper = browser.get("/static/js/api.js").text
+    assert "X-CSRFToken" in helper

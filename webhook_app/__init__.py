@@ -17,7 +17,7 @@ from webhook_app.logging_setup import configure_logging
 from webhook_app.message_templates import views as template_views
 from webhook_app.timed_jobs import views as timed_job_views
 from webhook_app.tokens import views as token_views
-from webhook_app.web import dashboard, errors, health, params, request_hooks
+from webhook_app.web import dashboard, errors, health, params, request_hooks, stream
 from webhook_app.web.api import create_api_blueprint
 from webhook_app.web.extensions import csrf, limiter, login_manager
 from webhook_app.web.sessions import PostgresSessionInterface
@@ -79,8 +79,9 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(instagram_login.bp)
     app.register_blueprint(create_api_blueprint([
         account_views.bp, event_views.bp, inbox_views.bp, token_views.bp, template_views.bp,
-        health_views.bp, metrics_views.bp, timed_job_views.bp,
+        health_views.bp, metrics_views.bp, timed_job_views.bp, stream.bp,
     ]))
+    stream.init_app(app, database, database_url)
     token_views.init_app(app)
     account_views.init_app(app)
 

@@ -14,6 +14,16 @@ def approved(db: Database, user_id: int) -> list[dict]:
     } for r in db.all("approved_templates", user_id=user_id)]
 
 
+def every_template(db: Database, user_id: int) -> list[dict]:
+    """All the user's templates, any status, with category, quality and rejection reason."""
+    return [{
+        "id": r["template_id"], "name": r["name"], "language": r["language"], "status": r["status"],
+        "category": r["category"], "quality_score": r["quality_score"], "rejected_reason": r["rejected_reason"],
+        "components": r["components"], "waba_id": r["waba_id"], "account_id": f"whatsapp-{r['whatsapp_account_id']}",
+        "updated_at": iso(r["updated_at"]),
+    } for r in db.all("all_user_templates", user_id=user_id)]
+
+
 def sync_status(db: Database, user_id: int) -> dict:
     """Counts by status, approved vs total, and each account's last sync and last error."""
     counts = {r["status"]: r["count"] for r in db.all("template_counts", user_id=user_id)}

@@ -1,7 +1,7 @@
 """`/api/templates`: approved templates, the manual sync (rate-limited, SPEC 12) and the sync status."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user, login_required
 
 from webhook_app.accounts import graph
@@ -21,7 +21,9 @@ sync_limit = limiter.shared_limit(lambda: current_app.config["RATELIMITS"]["RATE
 @bp.get("")
 @login_required
 def list_templates():
-    """The user's APPROVED templates with their parsed components."""
+    """The user's APPROVED templates with their parsed components (`?status=all`: every template)."""
+    if request.args.get("status") == "all":
+        return jsonify(templates=catalog.every_template(get_db(), current_user.id))
     return jsonify(templates=catalog.approved(get_db(), current_user.id))
 
 

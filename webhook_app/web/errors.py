@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import logging
+import math
+import re
+import time
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from webhook_app.exceptions import DatabaseUnavailable, InvalidData
+from webhook_app.web.extensions import limiter
 from webhook_app.web.params import BadParameter
 
 log = logging.getLogger(__name__)
@@ -20,12 +24,20 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
-def error_response(status: int, message: str, headers=None):
+def error_response(status: int, message: str, headers=None, title: str | None = None):
     if wants_json():
         response = jsonify(error=message)
     else:
-        response = render_template("error.html", status=status, message=message)
+        response = render_template("error.html", status=status, message=message, title=title)
     return response, status, headers or {}
+
+
+def wait_phrase(seconds: int) -> str:
+    """'30 seconds', '1 minute', '2 minutes': how long a refused caller waits, in words."""
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = round(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _http_error(exc: HTTPException):
@@ -33,8 +45,26 @@ def _http_error(exc: HTTPException):
     headers.pop("Content-Type", None)
     message = exc.description or exc.name
     if exc.code == 429:
-        message = f"Too many requests: {exc.description}. Try again later."
+        seconds = _retry_after()
+        if seconds:
+            headers.setdefault("Retry-After", str(seconds))
+        wait = f"in {wait_phrase(seconds)}" if seconds else "later"
+        message = f"Too many requests: at most {_plural_limit(exc.description)}. Try again {wait}."
+        return error_response(429, message, headers, title="Too many attempts")
     return error_response(exc.code or 500, message, headers)
+
+
+def _plural_limit(text: str) -> str:
+    """Flask-Limiter's "5 per 15 minute" as a person writes it: "5 per 15 minutes"."""
+    return re.sub(r"per (\d+) ([a-z]+?)s?$", lambda m: f"per {m[1]} {m[2]}{'' if m[1] == '1' else 's'}", text or "")
+
+
+def _retry_after() -> int | None:
+    """Seconds until the limit that refused this request resets (Flask-Limiter knows; the exception does not)."""
+    current = limiter.current_limit
+    if current is None:
+        return None
+    return max(1, math.ceil(current.reset_at - time.time()))
 
 
 def _csrf_error(exc: CSRFError):

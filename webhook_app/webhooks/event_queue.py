@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 
 from webhook_app.db import Database, Transaction
 from webhook_app.exceptions import DatabaseUnavailable
+from webhook_app.webhooks import live
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,14 @@ def process(db: Database, worker: str, events: Sequence[Event], handle: Handler,
     """Handle claimed events and record the outcome, in one transaction with the handlers' writes."""
     if not events:
         return BatchResult()
+    result = _process_batch(db, worker, events, handle, retry_delays)
+    # After the commit, not in it: open dashboards learn of the outcome (web/stream.py).
+    live.announce(db, "events", (e.user_id for e in events))
+    return result
+
+
+def _process_batch(db: Database, worker: str, events: Sequence[Event], handle: Handler,
+                   retry_delays: Sequence[float]) -> BatchResult:
     try:
         with db.transaction() as tx:  # fast path: no savepoints while every handler succeeds
             return _process(tx, worker, events, handle, retry_delays, isolated=False)

@@ -36,7 +36,7 @@ def _filters(source) -> events.EventFilter:
         return params.text(name, source.get(name))
 
     return events.EventFilter(status=text("status"), object=text("object"), field=text("field"),
-                              since=parse_time("since", text("since")), until=parse_time("until", text("until")))
+                              account=text("account"), q=text("q"), since=parse_time("since", text("since")), until=parse_time("until", text("until")))
 
 
 def _not_found():
@@ -53,6 +53,28 @@ def list_events():
 @bp.get("/stats")
 def stats():
     return jsonify(event_stats.stats(get_db(), current_user.id))
+
+
+@bp.get("/activity")
+def activity():
+    """Activity over 7 or 30 days (`?range=7d|30d`), per hour or day; the last 24 h are in /stats."""
+    found = event_stats.activity(get_db(), current_user.id, request.args.get("range", ""))
+    return jsonify(found) if found else error_response(400, "'range' must be 7d or 30d.")
+
+
+@bp.get("/choices")
+def choices():
+    """The objects, fields and accounts the user's events hold, for the filters."""
+    return jsonify(events.choices(get_db(), current_user.id))
+
+
+@bp.post("/bulk")
+def bulk():
+    """Retry, replay or delete a selection: JSON {"action": "retry"|"replay"|"delete", "ids": [...]}."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error_response(400, 'Send JSON: {"action": "retry", "ids": [1, 2]}.')
+    return jsonify(events.bulk(get_db(), current_user.id, body.get("action"), body.get("ids")))
 
 
 @bp.post("/retry")
@@ -72,6 +94,13 @@ def detail(event_id: int):
 @bp.post("/<int:event_id>/retry")
 def retry(event_id: int):
     event = events.retry_event(get_db(), current_user.id, event_id)
+    return jsonify(jsonable(event)) if event else _not_found()
+
+
+@bp.post("/<int:event_id>/replay")
+def replay(event_id: int):
+    """Run any event again (a processed one too): the handlers are idempotent by Meta's ids."""
+    event = events.replay_event(get_db(), current_user.id, event_id)
     return jsonify(jsonable(event)) if event else _not_found()
 
 

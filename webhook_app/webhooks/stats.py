@@ -42,3 +42,18 @@ def stats(db: Database, user_id: int) -> dict:
         },
         "now": state["now"].isoformat(),
     }
+
+
+# The ranges the dashboard's charts offer beyond the minute rollups' 24 hours: (span, bucket).
+LONG_RANGES = {"7d": ("7 days", "1 hour"), "30d": ("30 days", "1 day")}
+
+
+def activity(db: Database, user_id: int, range_name: str) -> dict | None:
+    """Received / processed / failed per hour (7 d) or day (30 d), counted from the events still kept."""
+    if range_name not in LONG_RANGES:
+        return None
+    span, bucket = LONG_RANGES[range_name]
+    rows = db.all("webhook_activity_by_bucket", user_id=user_id, span=span, bucket=bucket)
+    return {"range": range_name, "bucket_seconds": 3600 if bucket == "1 hour" else 86400,
+            "buckets": [[r["at"].isoformat(), r["received"], r["processed"], r["failed"]] for r in rows],
+            "fields": ["at", "received", "processed", "failed"]}
