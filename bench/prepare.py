@@ -1,13 +1,15 @@
-"""What SQL PREPARE saved the intake statement: the same batches, prepared once per connection or sent plain.
+"""What SQL PREPARE saved the intake statement, and what its replacement keeps of it.
 
-    python -m bench.prepare [--rounds 5] [--statements 400]
+    python -m bench.prepare [--rounds 5] [--statements 300]
 
 PgBouncer in transaction mode carries no session state, so a statement prepared with SQL PREPARE
-on one server connection is unknown on the next (issue 20). This measures what dropping it costs:
-`store_deliveries` (sql/webhooks.sql) with batches of 1 and 16 deliveries, on one autocommit
-connection, prepared (a generic plan, as the receivers' pool had) against plain, the two taking
-turns round after round on the same server; the figure is the median of each round's ratio.
-Each statement commits durably, as the intake does, so the ratio is what a receiver would see.
+on one server connection is unknown on the next (issue 20). The intake statement now runs inside
+a PL/pgSQL function (migration 0120), whose plan the server keeps per connection on its own.
+Three ways to run the same statement (the function's body, read from pg_proc), on one autocommit
+connection, with batches of 1 and 16 deliveries: PREPAREd once (a generic plan, as the receivers'
+pool had until issue 20), sent as plain text each time, and the shipped call of the function.
+They take turns round after round on the same server; each figure is a median over the rounds.
+Each statement commits durably, as the intake does, so the ratios are what a receiver would see.
 """
 from __future__ import annotations
 
@@ -23,20 +25,21 @@ from bench import load
 from bench.common import Postgres, machine
 from webhook_app.db.queries import query
 
-_PARAM = re.compile(r"%\((\w+)\)s")
+KINDS = ("prepared", "plain", "function")
 
 
-def prepare_texts(name: str) -> tuple[str, str]:
-    """PREPARE and EXECUTE texts for a named query (what webhook_app.db had until issue 20)."""
-    order: list[str] = []
-
-    def number(found: re.Match) -> str:
-        if found.group(1) not in order:
-            order.append(found.group(1))
-        return f"${order.index(found.group(1)) + 1}"
-
-    body = _PARAM.sub(number, query(name)).replace("%%", "%").rstrip().rstrip(";")
-    return f"PREPARE {name} AS {body}", f"EXECUTE {name}(" + ", ".join(f"%({p})s" for p in order) + ")"
+def inner_statement(url: str) -> str:
+    """The function's statement, with its two arguments as psycopg2 parameters."""
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT prosrc FROM pg_proc WHERE proname = 'store_webhook_deliveries'")
+            source = cur.fetchone()[0]
+    finally:
+        conn.close()
+    body = re.search(r"RETURN QUERY(.*?);\s*END", source, re.S).group(1)
+    body = re.sub(r"\bdigests\b", "%(digests)s::bytea", body)
+    return re.sub(r"\bbodies\b", "%(bodies)s::jsonb", body).strip()
 
 
 def batches(tag: str, size: int, count: int):
@@ -46,19 +49,20 @@ def batches(tag: str, size: int, count: int):
                "bodies": "[" + ",".join(body.decode() for body in bodies) + "]"}
 
 
-def run(url: str, prepared: bool, params: list[dict]) -> float:
+def run(url: str, kind: str, statement: str, params: list[dict]) -> float:
     """Statements per second for these batches on a fresh connection."""
-    conn = psycopg2.connect(url, options="-c plan_cache_mode=force_generic_plan" if prepared else None)
+    conn = psycopg2.connect(url, options="-c plan_cache_mode=force_generic_plan" if kind == "prepared" else None)
     conn.autocommit = True
-    plain = query("store_deliveries")
-    prepare, execute = prepare_texts("store_deliveries")
+    text = {"plain": statement, "function": query("store_deliveries"),
+            "prepared": "EXECUTE intake(%(digests)s, %(bodies)s)"}[kind]
     try:
         with conn.cursor() as cur:
-            if prepared:
-                cur.execute(prepare)
+            if kind == "prepared":
+                cur.execute("PREPARE intake (bytea, jsonb) AS "
+                            + statement.replace("%(digests)s", "$1").replace("%(bodies)s", "$2"))
             started = time.perf_counter()
             for p in params:
-                cur.execute(execute if prepared else plain, p)
+                cur.execute(text, p)
                 cur.fetchall()
             return len(params) / (time.perf_counter() - started)
     finally:
@@ -75,20 +79,24 @@ def main(argv=None) -> dict:
     try:
         url = pg.fresh("bench_prepare")
         print(f"# {machine()} · PostgreSQL {pg.version()}")
+        statement = inner_statement(url)
         for size in (1, 16):
-            ratios, rates = [], {"prepared": [], "plain": []}
+            rates: dict[str, list[float]] = {kind: [] for kind in KINDS}
+            plain_ratio, function_ratio = [], []
             for r in range(args.rounds):
                 pair = {}
-                for kind in (("prepared", "plain") if r % 2 == 0 else ("plain", "prepared")):
+                for kind in KINDS[r % 3:] + KINDS[:r % 3]:
                     params = list(batches(f"{kind}.{size}.{r}", size, args.statements))
-                    pair[kind] = run(url, kind == "prepared", params)
+                    pair[kind] = run(url, kind, statement, params)
                     rates[kind].append(pair[kind])
-                ratios.append(pair["plain"] / pair["prepared"])
-            results[size] = statistics.median(ratios)
-            print(f"batch of {size:2d}: prepared {statistics.median(rates['prepared']):7.0f} statements/s, "
-                  f"plain {statistics.median(rates['plain']):7.0f} statements/s; plain/prepared "
-                  f"{results[size]:.1%} (median of {args.rounds} rounds: "
-                  + ", ".join(f"{x:.0%}" for x in ratios) + ")")
+                plain_ratio.append(pair["plain"] / pair["prepared"])
+                function_ratio.append(pair["function"] / pair["prepared"])
+            results[size] = (statistics.median(plain_ratio), statistics.median(function_ratio))
+            print(f"batch of {size:2d}: statements/s prepared {statistics.median(rates['prepared']):6.0f}, "
+                  f"plain {statistics.median(rates['plain']):6.0f}, function {statistics.median(rates['function']):6.0f}"
+                  f"; against prepared: plain {results[size][0]:.0%} (rounds "
+                  + ", ".join(f"{x:.0%}" for x in plain_ratio) + f"), function {results[size][1]:.0%} (rounds "
+                  + ", ".join(f"{x:.0%}" for x in function_ratio) + ")")
     finally:
         pg.close()
     return results
