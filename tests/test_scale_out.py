@@ -119,3 +119,23 @@ def _wait_for(check, seconds: float) -> bool:
             return True
         time.sleep(0.005)
     return False
+
+
+def test_a_napping_processor_behind_pgbouncer_is_woken_through_its_direct_listen_url(
+        bouncer, database_url, settings, server, sql, tmp_path):
+    """Queries through PgBouncer, LISTEN on DATABASE_LISTEN_URL: a delivery wakes the idle processor at once,
+    long before its next poll (30 s here)."""
+    owner = add_owner(sql, "nap@example.com", ACCOUNT)
+    env = app_env(settings, DATABASE_URL=bouncer.url, DATABASE_LISTEN_URL=database_url)
+    processor = Processor(env, tmp_path / "processor.log", "--workers", "1", "--poll-interval", "30").start()
+    try:
+        # Listening directly (the one connection that is not PgBouncer's), and napping.
+        wait_until(lambda: sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                               "'process-webhooks-listen' AND datname = current_database()")[0][0] == 1
+                   and sql("SELECT count(*) FROM webhook_processor_naps WHERE until > now()")[0][0] == 1, timeout=30)
+        assert deliver(server.url, ig_messages(ACCOUNT, ["mid.nap"])).status_code == 200
+        wait_until(lambda: sql("SELECT count(*) FROM interactions WHERE external_id = 'mid.nap' AND user_id = %s",
+                               (owner,)) == [(1,)], timeout=15)
+    finally:
+        processor.stop()
+    assert bouncer.stats()["total_xact_count"] > 0
