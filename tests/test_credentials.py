@@ -26,7 +26,8 @@ def old_shape_db(pg_admin_url, tmp_path):
     old.mkdir()
     new.mkdir()
     for path in migration_files():
-        shutil.copy(path, new)
+        if path.name[:4] <= "0060":  # later migrations are not this test's business
+            shutil.copy(path, new)
         if path.name[:4] < "0060":
             shutil.copy(path, old)
     admin = psycopg2.connect(pg_admin_url)
