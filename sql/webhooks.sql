@@ -122,13 +122,36 @@ WITH retried AS (
 )
 SELECT id, pg_notify('webhook_events', id::text) FROM retried;
 
+-- create_webhook_event_partitions_ahead --
+-- The weekly partitions of webhook_events for this week and the next `weeks` (migration 0121), made where missing.
+SELECT webhook_events_create_partition(week::date) AS name
+FROM generate_series(date_trunc('week', now() AT TIME ZONE 'UTC'),
+                     date_trunc('week', now() AT TIME ZONE 'UTC') + make_interval(weeks => %(weeks)s),
+                     interval '1 week') AS week;
+
+-- expired_webhook_event_partitions --
+-- The weekly partitions whose whole week is older than the retention period, oldest first.
+SELECT name FROM webhook_events_partitions() WHERE ends <= now() - make_interval(days => %(days)s) ORDER BY starts;
+
+-- set_partition_drop_lock_timeout --
+-- A partition drop takes the parent's strongest lock: wait for it this long, never longer (the next run tries again).
+SELECT set_config('lock_timeout', '5s', true);
+
+-- drop_webhook_event_partition --
+-- Retention for one whole week (migration 0121): unfinished events kept in the default partition, the rest dropped.
+SELECT dropped, kept FROM webhook_events_drop_partition(%(partition)s, now() - make_interval(days => %(days)s));
+
 -- prune_processed_webhook_events --
--- Delete up to `limit` processed events older than the retention period.
-DELETE FROM webhook_events WHERE id IN (
-    SELECT id FROM webhook_events
+-- Delete up to `limit` processed events older than the retention period from the default partition (events no week
+-- covered, and unfinished ones kept from dropped weeks that have finished since), unlinking their inbox rows.
+WITH doomed AS (
+    SELECT id, received_at FROM webhook_events_default
     WHERE status = 'processed' AND processed_at < now() - make_interval(days => %(days)s)
     LIMIT %(limit)s
-);
+), unlinked AS (
+    UPDATE interactions SET event_id = NULL WHERE event_id IN (SELECT id FROM doomed)
+)
+DELETE FROM webhook_events e USING doomed WHERE e.id = doomed.id AND e.received_at = doomed.received_at;
 
 -- prune_old_webhook_deliveries --
 -- Delete up to `limit` deliveries older than the retention period whose events are all gone.
@@ -179,8 +202,13 @@ FROM webhook_events
 WHERE id = %(event_id)s AND user_id = %(user_id)s;
 
 -- delete_user_webhook_event --
--- Remove one of a user's events.
-DELETE FROM webhook_events WHERE id = %(event_id)s AND user_id = %(user_id)s RETURNING id;
+-- Remove one of a user's events; the inbox rows made from it stay, unlinked (no foreign key on a partitioned table).
+WITH gone AS (
+    DELETE FROM webhook_events WHERE id = %(event_id)s AND user_id = %(user_id)s RETURNING id
+), unlinked AS (
+    UPDATE interactions SET event_id = NULL WHERE event_id IN (SELECT id FROM gone)
+)
+SELECT id FROM gone;
 
 -- retry_user_webhook_events_matching --
 -- Put every failed or dead-letter event of a user that matches the filter back in the queue, due now, and wake the processors.
