@@ -51,7 +51,7 @@ SELECT e.delivery_id, e.entry_index, 1, 'instagram', 'messaging', 'ig-bench',
 FROM (
     SELECT n, (n - 1) / 10 + 1 AS delivery_id, (n - 1) %% 10 AS entry_index,
            %(first_week)s::timestamptz + ((n - 1) %% %(weeks)s) * interval '1 week'
-           + interval '1 day' + ((n * 7919) %% 500000) * interval '1 second' AS at
+           + interval '1 day' + ((n::bigint * 7919) %% 500000) * interval '1 second' AS at
     FROM generate_series(1, %(events)s) AS n
 ) e;
 """
