@@ -100,6 +100,10 @@ FROM webhook_events WHERE status IN ('pending', 'failed');
 
 -- record_webhook_processor_nap --
 -- A follower found nothing to do and is about to wait: until then, the intake wakes it (wake_sleeping_webhook_processors).
+-- Naps of workers long gone (each process start names its workers anew) are forgotten on the way.
+WITH forgotten AS (
+    DELETE FROM webhook_processor_naps WHERE until < now() - interval '1 hour'
+)
 INSERT INTO webhook_processor_naps (worker, until) VALUES (%(worker)s, now() + make_interval(secs => %(seconds)s))
 ON CONFLICT (worker) DO UPDATE SET until = EXCLUDED.until;
 

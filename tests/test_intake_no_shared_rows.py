@@ -8,7 +8,7 @@ import psycopg2
 
 from tests.support.webhooks import add_owner, ig_messages
 from webhook_app.db.queries import query
-from webhook_app.webhooks import intake
+from webhook_app.webhooks import event_queue, intake
 from webhook_app.webhooks.intake import Intake, Stored
 
 
@@ -72,3 +72,11 @@ def test_the_processors_are_notified_only_while_one_naps(db, sql, database_url):
     finally:
         listener.close()
     assert sql("SELECT count(*) FROM webhook_events") == [(3,)]
+
+
+def test_a_nap_is_recorded_per_worker_and_the_naps_of_workers_long_gone_are_forgotten(db, sql):
+    sql("INSERT INTO webhook_processor_naps (worker, until) VALUES ('gone:1:a:0', now() - interval '2 hours')")
+    event_queue.nap(db, "host:2:b:0", 1.5)
+    event_queue.nap(db, "host:2:b:0", 1.5)  # the same worker again: one row, pushed back
+    assert sql("SELECT worker, until > now() + interval '1 second' FROM webhook_processor_naps") == [
+        ("host:2:b:0", True)]
