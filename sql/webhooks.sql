@@ -138,12 +138,20 @@ FROM generate_series(date_trunc('week', now() AT TIME ZONE 'UTC'),
 SELECT name FROM webhook_events_partitions() WHERE ends <= now() - make_interval(days => %(days)s) ORDER BY starts;
 
 -- set_partition_drop_lock_timeout --
--- A partition drop takes the parent's strongest lock: wait for it this long, never longer (the next run tries again).
+-- Detaching a week takes the parent's strongest lock: wait for it this long, never longer (the next run tries again).
 SELECT set_config('lock_timeout', '5s', true);
 
--- drop_webhook_event_partition --
--- Retention for one whole week (migration 0121): unfinished events kept in the default partition, the rest dropped.
-SELECT dropped, kept FROM webhook_events_drop_partition(%(partition)s, now() - make_interval(days => %(days)s));
+-- detach_webhook_event_partition --
+-- Retention for one whole week, step 1 (migration 0121): detach it, a catalog change under the parent's lock.
+SELECT webhook_events_detach_partition(%(partition)s, now() - make_interval(days => %(days)s));
+
+-- detached_webhook_event_partitions --
+-- Weeks detached and not yet dropped (step 2 below), including any an interrupted run left.
+SELECT name FROM webhook_events_detached() AS name;
+
+-- drop_detached_webhook_event_partition --
+-- Step 2, taking no lock others wait for: unfinished events back into the default partition, the rest dropped.
+SELECT dropped, kept FROM webhook_events_drop_detached(%(partition)s);
 
 -- prune_processed_webhook_events --
 -- Delete up to `limit` processed events older than the retention period from the default partition (events no week

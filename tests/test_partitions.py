@@ -102,8 +102,26 @@ def test_a_week_without_its_partition_lands_in_the_default_and_moves_in_when_it_
 def test_a_week_inside_the_retention_period_is_refused(sql):
     name = sql("SELECT webhook_events_create_partition(now()::date)")[0][0]
     with pytest.raises(psycopg2.errors.InvalidParameterValue):
-        sql("SELECT * FROM webhook_events_drop_partition(%s, now() - interval '30 days')", (name,))
+        sql("SELECT webhook_events_detach_partition(%s, now() - interval '30 days')", (name,))
     assert name in _partitions(sql)
+
+
+def test_a_week_detached_by_a_run_that_stopped_is_finished_by_the_next(server, sql, settings, db):
+    owner = add_owner(sql, "halfway@example.com", OWNER_ACCOUNT)
+    old_week = sql("SELECT webhook_events_create_partition((now() - interval '60 days')::date)")[0][0]
+    assert deliver(server.url, ig_messages(OWNER_ACCOUNT, ["done", "waiting"])).status_code == 200
+    sql("UPDATE webhook_events SET received_at = received_at - interval '60 days'")
+    sql("UPDATE webhook_events SET status = 'processed', processed_at = now() WHERE entry_index = 0")
+    sql("SELECT webhook_events_detach_partition(%s, now() - interval '30 days')", (old_week,))  # step 1 only
+    assert sql("SELECT count(*) FROM webhook_events") == [(0,)]  # out of the table until step 2
+
+    done = retention.prune(db, days=30)
+
+    assert (done["partitions"], done["partition_events"], done["kept_unfinished"]) == (1, 1, 1)
+    assert sql("SELECT to_regclass(%s) IS NULL", (old_week,)) == [(True,)]
+    assert sql("SELECT status, entry_index FROM webhook_events") == [("pending", 1)]
+    rollup, actual = _counts(sql, owner)
+    assert rollup == actual == {"pending": 1}
 
 
 @pytest.fixture

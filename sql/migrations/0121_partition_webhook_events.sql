@@ -1,6 +1,6 @@
 -- webhook_events partitioned by week of received_at (SPEC 18, issue 20), the rows already there moved in.
 --
--- Retention drops a whole week at a time (webhook_events_drop_partition) instead of deleting rows in
+-- Retention drops a whole week at a time (detached, then dropped) instead of deleting rows in
 -- batches: no row-by-row WAL, no dead tuples to vacuum, no triggers per deleted row. Events not yet
 -- finished (pending, processing, failed, dead_letter) are never dropped: they are moved into the
 -- default partition first, keeping their id, so the inbox's links to them stay valid.
@@ -91,24 +91,42 @@ LANGUAGE sql STABLE AS $$
     ORDER BY 2
 $$;
 
--- Retention for one whole partition: its unfinished events move into the default partition (same ids),
--- the inbox rows of the rest are unlinked, the rollups forget them, and the partition is dropped.
--- Returns how many events were dropped and how many were kept. Refuses a partition not entirely
--- older than `cutoff`.
-CREATE FUNCTION webhook_events_drop_partition(part text, cutoff timestamptz, OUT dropped bigint, OUT kept bigint)
-LANGUAGE plpgsql AS $$
+-- Retention for one whole week, step 1: detach it. Only this takes the parent's strongest lock, and
+-- only for a catalog change: from its commit on, the week is a table of its own that nobody writes.
+-- Refuses a partition not entirely older than `cutoff`.
+CREATE FUNCTION webhook_events_detach_partition(part text, cutoff timestamptz) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     ends timestamptz;
-    lowest bigint;
-    highest bigint;
 BEGIN
     SELECT p.ends INTO ends FROM webhook_events_partitions() p WHERE p.name = part;
     IF ends IS NULL OR ends > cutoff THEN
         RAISE EXCEPTION 'partition % is not entirely older than %', part, cutoff
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- Detached first, so its unfinished events are in no partition's range and may go to the default one.
     EXECUTE format('ALTER TABLE webhook_events DETACH PARTITION %I', part);
+END $$;
+
+-- Weeks detached but not yet dropped (step 2 had not run, or did not finish): oldest first.
+CREATE FUNCTION webhook_events_detached() RETURNS SETOF text LANGUAGE sql STABLE AS $$
+    SELECT c.relname::text FROM pg_class c
+    WHERE c.relname ~ '^webhook_events_w[0-9]{8}$' AND c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace
+      AND NOT c.relispartition
+    ORDER BY 1
+$$;
+
+-- Step 2, without any lock that the intake or the processors wait for: the detached week's
+-- unfinished events move into the default partition (same ids, back in the queue), the inbox rows
+-- of the others are unlinked, the rollups forget them, and the table is dropped. Returns how many
+-- events were dropped and how many kept.
+CREATE FUNCTION webhook_events_drop_detached(part text, OUT dropped bigint, OUT kept bigint) LANGUAGE plpgsql AS $$
+DECLARE
+    lowest bigint;
+    highest bigint;
+BEGIN
+    IF part NOT IN (SELECT webhook_events_detached()) THEN
+        RAISE EXCEPTION '% is not a detached week of webhook_events', part USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The default partition's range is everything no partition covers, the detached week included now.
     EXECUTE format('INSERT INTO webhook_events_default SELECT * FROM %I WHERE status <> ''processed''', part);
     GET DIAGNOSTICS kept = ROW_COUNT;
     -- The inbox rows that point into it, found through interactions_event_id_idx within its id range.

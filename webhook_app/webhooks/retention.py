@@ -33,18 +33,24 @@ def make_partitions_ahead(db: Database, weeks: int = WEEKS_AHEAD) -> list[str]:
 
 
 def drop_expired_partitions(db: Database, days: int) -> dict[str, int]:
-    """Drop every week entirely older than `days`, keeping its unfinished events; return what went and stayed."""
+    """Drop every week entirely older than `days`, keeping its unfinished events; return what went and stayed.
+
+    Two steps, so only a catalog change waits for (and holds) the table's strongest lock: detach the
+    week, then move its unfinished events into the default partition and drop it. A week detached
+    by a run that stopped in between is finished by the next.
+    """
     done = {"partitions": 0, "partition_events": 0, "kept_unfinished": 0}
     for row in db.all("expired_webhook_event_partitions", days=days):
         try:
             with db.transaction() as tx:
                 tx.one("set_partition_drop_lock_timeout")
-                result = tx.one("drop_webhook_event_partition", partition=row["name"], days=days)
+                tx.one("detach_webhook_event_partition", partition=row["name"], days=days)
         except DatabaseUnavailable:
             raise
         except DatabaseError as exc:  # e.g. the lock was not granted in time: the next run tries again
             log.warning("kept partition %s for now: %s", row["name"], exc)
-            continue
+    for row in db.all("detached_webhook_event_partitions"):
+        result = db.one("drop_detached_webhook_event_partition", partition=row["name"])
         done["partitions"] += 1
         done["partition_events"] += result["dropped"]
         done["kept_unfinished"] += result["kept"]
