@@ -46,25 +46,26 @@ def _stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 15) -> No
 
 
 class PgBouncer:
-    """Debian's pgbouncer, transaction pooling, in front of the server of `direct_url` (a Unix socket URL).
+    """Debian's pgbouncer, transaction pooling, in front of the server of `direct_url` (trust authentication).
 
-    It runs as the user owning the server's socket directory (PgBouncer refuses to run as root), from
-    a directory of its own that this user may read.
+    PgBouncer refuses to run as root: it runs as the user owning the server's socket directory (or
+    nobody, over TCP), from a directory of its own that this user may read.
     """
 
     def __init__(self, direct_url: str, pool_size: int = 20):
         tool = require_tool("pgbouncer", "pgbouncer")
         parts = urlsplit(direct_url)
         query = parse_qs(parts.query)
-        socket_dir = query.get("host", [parts.hostname or "/var/run/postgresql"])[0]
-        owner = pwd.getpwuid(os.stat(socket_dir).st_uid)
+        host = query.get("host", [parts.hostname or "/var/run/postgresql"])[0]
+        # Over a Unix socket, as the socket directory's owner (who may enter it); over TCP, as nobody.
+        owner = pwd.getpwuid(os.stat(host).st_uid) if host.startswith("/") else pwd.getpwnam("nobody")
         self.database = parts.path.lstrip("/")
         self.user = parts.username or "postgres"
         self.dir = Path(tempfile.mkdtemp(prefix="icbouncer-"))
         self.port = free_port()
         (self.dir / "userlist.txt").write_text(f'"{self.user}" ""\n')
         (self.dir / "pgbouncer.ini").write_text(f"""[databases]
-* = host={socket_dir} port={parts.port or 5432}
+* = host={host} port={parts.port or 5432}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
