@@ -155,15 +155,18 @@ SELECT dropped, kept FROM webhook_events_drop_detached(%(partition)s);
 
 -- prune_processed_webhook_events --
 -- Delete up to `limit` processed events older than the retention period from the default partition (events no week
--- covered, and unfinished ones kept from dropped weeks that have finished since), unlinking their inbox rows.
+-- covered, and unfinished ones kept from dropped weeks that have finished since), clearing the links to them.
 WITH doomed AS (
     SELECT id, received_at FROM webhook_events_default
     WHERE status = 'processed' AND processed_at < now() - make_interval(days => %(days)s)
     LIMIT %(limit)s
-), unlinked AS (
-    UPDATE interactions SET event_id = NULL WHERE event_id IN (SELECT id FROM doomed)
+), gone AS (
+    DELETE FROM webhook_events e USING doomed WHERE e.id = doomed.id AND e.received_at = doomed.received_at
+    RETURNING e.id
+), ids AS (
+    SELECT coalesce(array_agg(id), '{}') AS ids FROM gone
 )
-DELETE FROM webhook_events e USING doomed WHERE e.id = doomed.id AND e.received_at = doomed.received_at;
+SELECT cardinality(ids) AS deleted, webhook_events_unlink(ids) FROM ids;
 
 -- prune_old_webhook_deliveries --
 -- Delete up to `limit` deliveries older than the retention period whose events are all gone.
@@ -217,10 +220,8 @@ WHERE id = %(event_id)s AND user_id = %(user_id)s;
 -- Remove one of a user's events; the inbox rows made from it stay, unlinked (no foreign key on a partitioned table).
 WITH gone AS (
     DELETE FROM webhook_events WHERE id = %(event_id)s AND user_id = %(user_id)s RETURNING id
-), unlinked AS (
-    UPDATE interactions SET event_id = NULL WHERE event_id IN (SELECT id FROM gone)
 )
-SELECT id FROM gone;
+SELECT id, webhook_events_unlink(ARRAY[id]) FROM gone;
 
 -- retry_user_webhook_events_matching --
 -- Put every failed or dead-letter event of a user that matches the filter back in the queue, due now, and wake the processors.

@@ -9,7 +9,7 @@ import pytest
 from tests.support.live import with_database
 from tests.support.webhooks import add_owner, deliver, ig_messages
 from webhook_app.db.migrations import migrate, migration_files
-from webhook_app.webhooks import retention
+from webhook_app.webhooks import events, retention
 from webhook_app.webhooks.processor import Processor
 
 OWNER_ACCOUNT = "ig-weeks"
@@ -184,3 +184,15 @@ def test_0121_moves_every_event_into_its_week_and_keeps_the_inbox_links(before_0
     assert new_id > max(row[0] for row in before)
     assert dict(_run(url, "SELECT status, sum(n)::int FROM webhook_status_counts GROUP BY 1")) == {
         "processed": 2, "pending": 2}
+
+
+def test_deleting_an_event_unlinks_its_inbox_row(server, sql, settings, db):
+    owner = add_owner(sql, "delete@example.com", OWNER_ACCOUNT)
+    assert deliver(server.url, ig_messages(OWNER_ACCOUNT, ["gone", "stays"])).status_code == 200
+    assert _drain(settings).processed == 2
+    doomed = sql("SELECT event_id FROM interactions WHERE external_id = 'gone'")[0][0]
+    assert events.delete_event(db, owner, doomed) is True
+    assert dict(sql("SELECT external_id, event_id IS NULL FROM interactions")) == {"gone": True, "stays": False}
+    assert events.delete_event(db, owner + 1, sql("SELECT event_id FROM interactions WHERE external_id = 'stays'")[0][0]) \
+        is False  # another user's event: nothing happens
+    assert sql("SELECT count(*) FROM interactions WHERE event_id IS NOT NULL") == [(1,)]

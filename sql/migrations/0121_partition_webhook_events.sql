@@ -3,7 +3,7 @@
 -- Retention drops a whole week at a time (detached, then dropped) instead of deleting rows in
 -- batches: no row-by-row WAL, no dead tuples to vacuum, no triggers per deleted row. Events not yet
 -- finished (pending, processing, failed, dead_letter) are never dropped: they are moved into the
--- default partition first, keeping their id, so the inbox's links to them stay valid.
+-- default partition first, keeping their id, so the links to them stay valid.
 --
 -- Partitions are named webhook_events_wYYYYMMDD (the Monday, UTC, the week starts on) and made ahead
 -- by the prune job (webhook_events_create_partition). The default partition catches any event no
@@ -13,52 +13,74 @@
 -- What partitioning changes elsewhere:
 -- - The primary key is (id, received_at): a unique constraint on a partitioned table must hold the
 --   partition key. id still comes from the same sequence, so it stays unique by construction.
--- - interactions.event_id is a plain column now (no unique id alone for a foreign key to refer
---   to). What the ON DELETE SET NULL did is done by whoever removes events: the drop function below
---   and the queries that delete events (sql/webhooks.sql) unlink the inbox rows in the same transaction.
+-- - A foreign key can no longer point at webhook_events(id) (no unique id alone to refer to). Every
+--   one that did (interactions.event_id, and any other table's) becomes a plain column,
+--   listed in webhook_event_links; what its ON DELETE SET NULL did is done by whoever removes
+--   events (webhook_events_unlink, and the week drop below), in the same transaction.
+-- - The table is rebuilt from what it is when this runs (LIKE: every column, default and check;
+--   every index recreated as it was), so columns and indexes other migrations added stay.
 -- - The rollup triggers of migration 0030 are recreated on the partitioned table (statement triggers
 --   with transition tables see the rows of every partition). Moving rows between partitions by hand
 --   (below) bypasses them on purpose: the events are the same events.
 
-ALTER TABLE interactions DROP CONSTRAINT interactions_event_id_fkey;
+CREATE TABLE webhook_event_links (
+    table_name  text NOT NULL,
+    column_name text NOT NULL,
+    PRIMARY KEY (table_name, column_name)
+);
+INSERT INTO webhook_event_links (table_name, column_name)
+SELECT c.conrelid::regclass::text, a.attname
+FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+WHERE c.contype = 'f' AND c.confrelid = 'webhook_events'::regclass;
+
+CREATE TEMPORARY TABLE webhook_events_old_indexes ON COMMIT DROP AS
+SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+FROM pg_index i
+WHERE i.indrelid = 'webhook_events'::regclass
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid);
+
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT conrelid::regclass AS t, conname FROM pg_constraint
+             WHERE contype = 'f' AND confrelid = 'webhook_events'::regclass LOOP
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.t, r.conname);
+    END LOOP;
+    FOR r IN SELECT name FROM webhook_events_old_indexes LOOP
+        EXECUTE format('DROP INDEX %s', r.name);
+    END LOOP;
+END $$;
+
 ALTER SEQUENCE webhook_events_id_seq OWNED BY NONE;
 ALTER TABLE webhook_events RENAME TO webhook_events_unpartitioned;
-ALTER INDEX webhook_events_pkey RENAME TO webhook_events_unpartitioned_pkey;
-ALTER INDEX webhook_events_delivery_id_entry_index_key RENAME TO webhook_events_unpartitioned_delivery_key;
-DROP INDEX webhook_events_due_idx, webhook_events_lease_idx, webhook_events_user_list_idx,
-           webhook_events_user_status_idx, webhook_events_processed_at_idx;
+ALTER TABLE webhook_events_unpartitioned RENAME CONSTRAINT webhook_events_pkey TO webhook_events_unpartitioned_pkey;
+ALTER TABLE webhook_events_unpartitioned
+    RENAME CONSTRAINT webhook_events_delivery_id_entry_index_key TO webhook_events_unpartitioned_delivery_key;
 
-CREATE TABLE webhook_events (
-    id               bigint NOT NULL DEFAULT nextval('webhook_events_id_seq'),
-    delivery_id      bigint NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
-    entry_index      integer NOT NULL,
-    user_id          bigint REFERENCES users (id) ON DELETE SET NULL,
-    object           text NOT NULL,
-    field            text,
-    entry_id         text,
-    payload          jsonb NOT NULL,
-    status           text NOT NULL DEFAULT 'pending'
-                     CHECK (status IN ('pending', 'processing', 'processed', 'failed', 'dead_letter')),
-    attempts         integer NOT NULL DEFAULT 0,
-    errors           jsonb NOT NULL DEFAULT '[]',
-    note             text,
-    received_at      timestamptz NOT NULL DEFAULT now(),
-    run_at           timestamptz NOT NULL DEFAULT now(),
-    locked_by        text,
-    lease_expires_at timestamptz,
-    processed_at     timestamptz,
-    updated_at       timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (id, received_at),
-    UNIQUE (delivery_id, entry_index, received_at)
-) PARTITION BY RANGE (received_at);
+CREATE TABLE webhook_events (LIKE webhook_events_unpartitioned INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+                             INCLUDING STORAGE INCLUDING COMMENTS)
+    PARTITION BY RANGE (received_at);
+ALTER TABLE webhook_events
+    ADD PRIMARY KEY (id, received_at),
+    ADD UNIQUE (delivery_id, entry_index, received_at),
+    ADD FOREIGN KEY (delivery_id) REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+    ADD FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE SET NULL;
 ALTER SEQUENCE webhook_events_id_seq OWNED BY webhook_events.id;
 CREATE TABLE webhook_events_default PARTITION OF webhook_events DEFAULT;
 
-CREATE INDEX webhook_events_due_idx ON webhook_events (run_at) WHERE status IN ('pending', 'failed');
-CREATE INDEX webhook_events_lease_idx ON webhook_events (lease_expires_at) WHERE status = 'processing';
-CREATE INDEX webhook_events_user_list_idx ON webhook_events (user_id, received_at DESC, id DESC);
-CREATE INDEX webhook_events_user_status_idx ON webhook_events (user_id, status, received_at DESC, id DESC);
-CREATE INDEX webhook_events_processed_at_idx ON webhook_events (processed_at) WHERE status = 'processed';
+-- Removing events by id: clear every link to them (what ON DELETE SET NULL did).
+CREATE FUNCTION webhook_events_unlink(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    link record;
+BEGIN
+    IF cardinality(ids) > 0 THEN
+        FOR link IN SELECT table_name, column_name FROM webhook_event_links LOOP
+            EXECUTE format('UPDATE %s SET %I = NULL WHERE %I = ANY($1)', link.table_name::regclass,
+                           link.column_name, link.column_name) USING ids;
+        END LOOP;
+    END IF;
+END $$;
 
 -- The week's partition, made if missing (events of that week waiting in the default partition are
 -- moved into it); returns its name. Identifiers are quoted by format(%I), values passed as values.
@@ -115,11 +137,12 @@ CREATE FUNCTION webhook_events_detached() RETURNS SETOF text LANGUAGE sql STABLE
 $$;
 
 -- Step 2, without any lock that the intake or the processors wait for: the detached week's
--- unfinished events move into the default partition (same ids, back in the queue), the inbox rows
--- of the others are unlinked, the rollups forget them, and the table is dropped. Returns how many
+-- unfinished events move into the default partition (same ids, back in the queue), the links to
+-- the others (the inbox's) are cleared, the rollups forget them, and the table is dropped. Returns how many
 -- events were dropped and how many kept.
 CREATE FUNCTION webhook_events_drop_detached(part text, OUT dropped bigint, OUT kept bigint) LANGUAGE plpgsql AS $$
 DECLARE
+    link record;
     lowest bigint;
     highest bigint;
 BEGIN
@@ -129,10 +152,13 @@ BEGIN
     -- The default partition's range is everything no partition covers, the detached week included now.
     EXECUTE format('INSERT INTO webhook_events_default SELECT * FROM %I WHERE status <> ''processed''', part);
     GET DIAGNOSTICS kept = ROW_COUNT;
-    -- The inbox rows that point into it, found through interactions_event_id_idx within its id range.
+    -- The rows that point into it (the inbox's), found through their index within its id range.
     EXECUTE format('SELECT min(id), max(id) FROM %I', part) INTO lowest, highest;
-    EXECUTE format('UPDATE interactions SET event_id = NULL WHERE event_id BETWEEN $1 AND $2 '
-                   'AND event_id IN (SELECT id FROM %I WHERE status = ''processed'')', part) USING lowest, highest;
+    FOR link IN SELECT table_name, column_name FROM webhook_event_links LOOP
+        EXECUTE format('UPDATE %s SET %I = NULL WHERE %I BETWEEN $1 AND $2 '
+                       'AND %I IN (SELECT id FROM %I WHERE status = ''processed'')', link.table_name::regclass,
+                       link.column_name, link.column_name, link.column_name, part) USING lowest, highest;
+    END LOOP;
     -- One pass over it for both the count and the rollups' deltas.
     EXECUTE format('WITH gone AS (SELECT user_id, status, count(*) AS n FROM %I WHERE status = ''processed'' '
                    '              GROUP BY 1, 2), '
@@ -148,11 +174,17 @@ FROM generate_series(date_trunc('week', coalesce((SELECT min(received_at) FROM w
                                   AT TIME ZONE 'UTC'),
                      date_trunc('week', now() AT TIME ZONE 'UTC') + interval '4 weeks', interval '1 week') AS week;
 
-INSERT INTO webhook_events (id, delivery_id, entry_index, user_id, object, field, entry_id, payload, status, attempts,
-                            errors, note, received_at, run_at, locked_by, lease_expires_at, processed_at, updated_at)
-SELECT id, delivery_id, entry_index, user_id, object, field, entry_id, payload, status, attempts,
-       errors, note, received_at, run_at, locked_by, lease_expires_at, processed_at, updated_at
-FROM webhook_events_unpartitioned;
+INSERT INTO webhook_events SELECT * FROM webhook_events_unpartitioned;
+
+-- The indexes as they were (built once over the copied rows, on every partition).
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT definition FROM webhook_events_old_indexes LOOP
+        EXECUTE replace(r.definition, ' ON public.webhook_events_unpartitioned ', ' ON public.webhook_events ');
+    END LOOP;
+END $$;
 
 DROP TABLE webhook_events_unpartitioned;
 

@@ -18,10 +18,11 @@ BATCH = 5000  # rows per transaction in the default partition: short locks, boun
 WEEKS_AHEAD = 4  # partitions made ahead of now: a month of prune runs may be missed before any event lands in the default
 
 
-def _in_batches(db: Database, name: str, batch: int, **params) -> int:
+def _in_batches(db: Database, name: str, batch: int, counted: bool = False, **params) -> int:
+    """Run a bounded delete until it deletes fewer than `batch` (its rowcount, or its `deleted` if `counted`)."""
     total = 0
     while True:
-        deleted = db.run(name, limit=batch, **params)
+        deleted = db.one(name, limit=batch, **params)["deleted"] if counted else db.run(name, limit=batch, **params)
         total += deleted
         if deleted < batch:
             return total
@@ -64,7 +65,7 @@ def prune(db: Database, days: int, batch: int = BATCH) -> dict[str, int]:
     make_partitions_ahead(db)
     dropped = drop_expired_partitions(db, days)
     return {
-        "events": _in_batches(db, "prune_processed_webhook_events", batch, days=days),
+        "events": _in_batches(db, "prune_processed_webhook_events", batch, counted=True, days=days),
         "deliveries": _in_batches(db, "prune_old_webhook_deliveries", batch, days=days),
         **dropped,
     }
