@@ -39,7 +39,8 @@ def main(argv=None) -> int:
     try:
         with stop_on_signals(stop):
             log.info("jobs worker started (poll every %.1fs)", settings.jobs_poll_seconds)
-            worker.follow(db, job_handlers(db, settings), stop, settings.jobs_poll_seconds)
+            worker.follow(db, job_handlers(db, settings), stop, settings.jobs_poll_seconds,
+                          listen_dsn=settings.listen_url)
         log.info("jobs worker stopped")
         return 0
     finally:

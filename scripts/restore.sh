@@ -16,7 +16,24 @@ if [ $# -ne 1 ] || [ ! -f "$1" ]; then
 fi
 split_database_url
 
-# One transaction: a restore that fails part-way leaves the database as it was.
-"$(pg_tool pg_restore)" --clean --if-exists --no-owner --no-privileges --single-transaction \
-  --exit-on-error --dbname="$DB_URL" "$1"
+# The dump as SQL first (a dump that cannot be read stops here, before anything is touched); then one
+# transaction, so a restore that fails part-way leaves the database as it was. Partitioned tables
+# (webhook_events, migration 0121) go first, whole: pg_restore --clean drops each partition's key on
+# its own, which PostgreSQL refuses for a key that its parent's key owns.
+script=$(mktemp)
+trap 'rm -f "$script"' EXIT
+"$(pg_tool pg_restore)" --clean --if-exists --no-owner --no-privileges --file="$script" "$1"
+{
+  cat <<'SQL'
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT c.oid::regclass AS t FROM pg_class c
+             WHERE c.relkind = 'p' AND c.relnamespace = 'public'::regnamespace AND NOT c.relispartition LOOP
+        EXECUTE format('DROP TABLE %s CASCADE', r.t);
+    END LOOP;
+END $$;
+SQL
+  cat "$script"
+} | "$(pg_tool psql)" --no-psqlrc --quiet --single-transaction -v ON_ERROR_STOP=1 --dbname="$DB_URL" >/dev/null
 echo "restore: $1 restored into the database"

@@ -2,62 +2,24 @@
 -- Only the package named here runs them (tests/test_query_ownership.py).
 
 -- store_deliveries --
--- Store a batch of distinct deliveries: one pending event per entry[] item (owner from account_routes), counted in the
--- health records, and a wake-up for the processors. Returns the digest of each delivery stored; bytes stored before
--- return nothing (count_duplicate_deliveries counts them).
--- Two parameters whatever the batch size, so neither psycopg2 nor PostgreSQL pays per element to quote and parse
--- arrays: `bodies` is the deliveries' own JSON texts joined into one JSON array, `digests` their SHA-256 digests
--- (32 bytes each) concatenated in the same order. One statement, one durable commit. Health rows are locked in one
--- order (owners by id, then the app-wide row). NOTIFY is sent at commit, so a processor woken by it sees the events.
-WITH input AS (
-    SELECT substring(%(digests)s::bytea FROM (b.n::integer - 1) * 32 + 1 FOR 32) AS body_sha256, b.body
-    FROM jsonb_array_elements(%(bodies)s::jsonb) WITH ORDINALITY AS b (body, n)
-), delivery AS (
-    INSERT INTO webhook_deliveries AS d (body_sha256, object, entry_count)
-    SELECT body_sha256, body ->> 'object', jsonb_array_length(body -> 'entry') FROM input
-    ON CONFLICT (body_sha256) DO NOTHING
-    RETURNING d.id, d.body_sha256, d.object
-), events AS (
-    INSERT INTO webhook_events (delivery_id, entry_index, user_id, object, field, entry_id, payload)
-    SELECT delivery.id, item.ordinality - 1, route.user_id, delivery.object,
-           coalesce(item.value -> 'changes' -> 0 ->> 'field',
-                    CASE WHEN item.value ? 'messaging' THEN 'messaging' END),
-           item.value ->> 'id', item.value
-    FROM delivery
-    JOIN input USING (body_sha256)
-    CROSS JOIN jsonb_array_elements(input.body -> 'entry') WITH ORDINALITY AS item
-    LEFT JOIN account_routes route ON route.external_id = item.value ->> 'id'
-    RETURNING user_id
-), owners AS (
-    INSERT INTO webhook_health AS h (user_id, received_count, last_received_at)
-    SELECT user_id, count(*), now() FROM events WHERE user_id IS NOT NULL GROUP BY user_id ORDER BY user_id
-    ON CONFLICT (user_id) DO UPDATE
-    SET received_count = h.received_count + EXCLUDED.received_count, last_received_at = now()
-), app AS (
-    INSERT INTO webhook_health AS h (user_id, received_count, unknown_owner_count, last_received_at)
-    SELECT NULL, count(*), count(*) FILTER (WHERE user_id IS NULL), now() FROM events HAVING count(*) > 0
-    ON CONFLICT ((user_id IS NULL)) WHERE user_id IS NULL DO UPDATE
-    SET received_count = h.received_count + EXCLUDED.received_count,
-        unknown_owner_count = h.unknown_owner_count + EXCLUDED.unknown_owner_count,
-        last_received_at = now()
-), wake AS (
-    SELECT pg_notify('webhook_events', max(id)::text) FROM delivery HAVING count(*) > 0
-)
-SELECT delivery.body_sha256, (SELECT count(*) FROM wake) AS woken FROM delivery;
+-- Store a batch of distinct deliveries and their events, in one statement and one durable commit; returns the digest of
+-- each delivery stored (bytes stored before return nothing). The statement is the function of migration 0120, so its
+-- plan is kept by the server without a prepared statement (none survives PgBouncer's transaction pooling). It locks
+-- no shared row and sends no NOTIFY (wake_sleeping_webhook_processors does, after the commit).
+SELECT stored_sha256 FROM store_webhook_deliveries(%(digests)s::bytea, %(bodies)s::jsonb);
+
+-- wake_sleeping_webhook_processors --
+-- After an intake commit: wake the processors, only while one has recorded a nap (its own statement, so the
+-- deliveries' commit does not take the lock PostgreSQL serializes notifying commits with; and read after that
+-- commit, so a processor that records its nap later finds the events when it looks once more).
+SELECT pg_notify('webhook_events', 'intake') FROM webhook_processor_naps WHERE until > now() LIMIT 1;
 
 -- count_duplicate_deliveries --
--- Deliveries whose bytes were stored before: add how often each arrived again to its row and to the app-wide record.
-WITH again AS (
-    UPDATE webhook_deliveries AS d
-    SET duplicate_count = d.duplicate_count + a.times, last_duplicate_at = now()
-    FROM unnest(%(digests)s::bytea[], %(times)s::integer[]) AS a (body_sha256, times)
-    WHERE d.body_sha256 = a.body_sha256
-    RETURNING a.times
-)
-INSERT INTO webhook_health AS h (user_id, duplicate_count)
-SELECT NULL, sum(times) FROM again HAVING count(*) > 0
-ON CONFLICT ((user_id IS NULL)) WHERE user_id IS NULL DO UPDATE
-SET duplicate_count = h.duplicate_count + EXCLUDED.duplicate_count;
+-- Deliveries whose bytes were stored before: add how often each arrived again to its own row.
+UPDATE webhook_deliveries AS d
+SET duplicate_count = d.duplicate_count + a.times, last_duplicate_at = now()
+FROM unnest(%(digests)s::bytea[], %(times)s::integer[]) AS a (body_sha256, times)
+WHERE d.body_sha256 = a.body_sha256;
 
 -- mark_webhook_verified --
 -- Meta's verification handshake succeeded: record it on the app-wide health record.
@@ -141,16 +103,23 @@ RETURNING e.id;
 SELECT extract(epoch FROM min(run_at) - now())::float8 AS seconds
 FROM webhook_events WHERE status IN ('pending', 'failed');
 
--- record_webhook_processing_health --
--- After a batch: when each user's events were last processed, and their latest error.
-INSERT INTO webhook_health AS h (user_id, last_processed_at, last_error, last_error_at)
-SELECT u.user_id, CASE WHEN u.processed THEN now() END, u.error, CASE WHEN u.error IS NOT NULL THEN now() END
-FROM unnest(%(user_ids)s::bigint[], %(processed)s::bool[], %(errors)s::text[]) AS u (user_id, processed, error)
+-- record_webhook_processor_nap --
+-- A follower found nothing to do and is about to wait: until then, the intake wakes it (wake_sleeping_webhook_processors).
+-- Naps of workers long gone (each process start names its workers anew) are forgotten on the way.
+WITH forgotten AS (
+    DELETE FROM webhook_processor_naps WHERE until < now() - interval '1 hour'
+)
+INSERT INTO webhook_processor_naps (worker, until) VALUES (%(worker)s, now() + make_interval(secs => %(seconds)s))
+ON CONFLICT (worker) DO UPDATE SET until = EXCLUDED.until;
+
+-- record_webhook_processing_errors --
+-- After a batch in which handlers failed: each user's latest error (only such batches write here; a batch that went
+-- well touches no per-user row, its processed_at on the events says when).
+INSERT INTO webhook_health AS h (user_id, last_error, last_error_at)
+SELECT u.user_id, u.error, now()
+FROM unnest(%(user_ids)s::bigint[], %(errors)s::text[]) AS u (user_id, error)
 ORDER BY u.user_id
-ON CONFLICT (user_id) DO UPDATE
-SET last_processed_at = coalesce(EXCLUDED.last_processed_at, h.last_processed_at),
-    last_error = coalesce(EXCLUDED.last_error, h.last_error),
-    last_error_at = coalesce(EXCLUDED.last_error_at, h.last_error_at);
+ON CONFLICT (user_id) DO UPDATE SET last_error = EXCLUDED.last_error, last_error_at = EXCLUDED.last_error_at;
 
 -- retry_webhook_event --
 -- Put one of a user's failed or dead-letter events back in the queue, due now, and wake the processors.
@@ -162,13 +131,47 @@ WITH retried AS (
 )
 SELECT id, pg_notify('webhook_events', id::text) FROM retried;
 
+-- create_webhook_event_partitions_ahead --
+-- The weekly partitions of webhook_events for this week and the next `weeks` (migration 0121), made where missing.
+SELECT webhook_events_create_partition(week::date) AS name
+FROM generate_series(date_trunc('week', now() AT TIME ZONE 'UTC'),
+                     date_trunc('week', now() AT TIME ZONE 'UTC') + make_interval(weeks => %(weeks)s),
+                     interval '1 week') AS week;
+
+-- expired_webhook_event_partitions --
+-- The weekly partitions whose whole week is older than the retention period, oldest first.
+SELECT name FROM webhook_events_partitions() WHERE ends <= now() - make_interval(days => %(days)s) ORDER BY starts;
+
+-- set_partition_drop_lock_timeout --
+-- Detaching a week takes the parent's strongest lock: wait for it this long, never longer (the next run tries again).
+SELECT set_config('lock_timeout', '5s', true);
+
+-- detach_webhook_event_partition --
+-- Retention for one whole week, step 1 (migration 0121): detach it, a catalog change under the parent's lock.
+SELECT webhook_events_detach_partition(%(partition)s, now() - make_interval(days => %(days)s));
+
+-- detached_webhook_event_partitions --
+-- Weeks detached and not yet dropped (step 2 below), including any an interrupted run left.
+SELECT name FROM webhook_events_detached() AS name;
+
+-- drop_detached_webhook_event_partition --
+-- Step 2, taking no lock others wait for: unfinished events back into the default partition, the rest dropped.
+SELECT dropped, kept FROM webhook_events_drop_detached(%(partition)s);
+
 -- prune_processed_webhook_events --
--- Delete up to `limit` processed events older than the retention period.
-DELETE FROM webhook_events WHERE id IN (
-    SELECT id FROM webhook_events
+-- Delete up to `limit` processed events older than the retention period from the default partition (events no week
+-- covered, and unfinished ones kept from dropped weeks that have finished since), clearing the links to them.
+WITH doomed AS (
+    SELECT id, received_at FROM webhook_events_default
     WHERE status = 'processed' AND processed_at < now() - make_interval(days => %(days)s)
     LIMIT %(limit)s
-);
+), gone AS (
+    DELETE FROM webhook_events e USING doomed WHERE e.id = doomed.id AND e.received_at = doomed.received_at
+    RETURNING e.id
+), ids AS (
+    SELECT coalesce(array_agg(id), '{}') AS ids FROM gone
+)
+SELECT cardinality(ids) AS deleted, webhook_events_unlink(ids) FROM ids;
 
 -- prune_old_webhook_deliveries --
 -- Delete up to `limit` deliveries older than the retention period whose events are all gone.
@@ -264,8 +267,11 @@ FROM counted;
 DELETE FROM webhook_events WHERE user_id = %(user_id)s AND id = ANY(%(ids)s::bigint[]) RETURNING id;
 
 -- delete_user_webhook_event --
--- Remove one of a user's events.
-DELETE FROM webhook_events WHERE id = %(event_id)s AND user_id = %(user_id)s RETURNING id;
+-- Remove one of a user's events; the inbox rows made from it stay, unlinked (no foreign key on a partitioned table).
+WITH gone AS (
+    DELETE FROM webhook_events WHERE id = %(event_id)s AND user_id = %(user_id)s RETURNING id
+)
+SELECT id, webhook_events_unlink(ARRAY[id]) FROM gone;
 
 -- retry_user_webhook_events_matching --
 -- Put every failed or dead-letter event of a user that matches the filter back in the queue, due now, and wake the processors.
@@ -361,9 +367,13 @@ GROUP BY minute
 ORDER BY minute;
 
 -- webhook_state_for_user --
--- Whether Meta verified the webhook, and when the user's events last arrived and were processed.
+-- Whether Meta verified the webhook, when the user's events last arrived and were processed, and their last error.
 SELECT (SELECT verified_at FROM webhook_health WHERE user_id IS NULL) AS verified_at,
-       h.last_received_at, h.last_processed_at, h.last_error, h.last_error_at, now() AS now
+       (SELECT e.received_at FROM webhook_events e WHERE e.user_id = %(user_id)s
+        ORDER BY e.received_at DESC, e.id DESC LIMIT 1) AS last_received_at,
+       (SELECT e.processed_at FROM webhook_events e WHERE e.user_id = %(user_id)s AND e.status = 'processed'
+        ORDER BY e.received_at DESC, e.id DESC LIMIT 1) AS last_processed_at,
+       h.last_error, h.last_error_at, now() AS now
 FROM (SELECT 1) AS one
 LEFT JOIN webhook_health h ON h.user_id = %(user_id)s;
 
@@ -385,8 +395,8 @@ LIMIT %(limit)s;
 SELECT verified_at FROM webhook_health WHERE user_id IS NULL;
 
 -- user_webhook_health --
--- The user's webhook health row, and the newest event received and processed for them.
-SELECT h.last_received_at, h.last_processed_at, h.received_count, h.duplicate_count, h.last_error, h.last_error_at,
+-- The user's last handler error, and the newest event received and processed for them.
+SELECT h.last_error, h.last_error_at,
        (SELECT e.received_at FROM webhook_events e WHERE e.user_id = %(user_id)s
         ORDER BY e.received_at DESC, e.id DESC LIMIT 1) AS newest_event_at,
        (SELECT e.processed_at FROM webhook_events e WHERE e.user_id = %(user_id)s AND e.status = 'processed'

@@ -31,6 +31,14 @@ def test_production_with_everything_set_loads():
     assert settings.token_encryption_keys == (b"x" * 32,)
 
 
+def test_the_workers_listen_on_database_listen_url_or_else_on_database_url():
+    assert load_settings(PRODUCTION).listen_url == "postgresql://u@localhost/db"
+    direct = "postgresql://u@db-host:5432/db"
+    behind_pgbouncer = load_settings({**PRODUCTION, "DATABASE_URL": "postgresql://u@pgbouncer:6432/db",
+                                      "DATABASE_LISTEN_URL": direct})
+    assert (behind_pgbouncer.database_url, behind_pgbouncer.listen_url) == ("postgresql://u@pgbouncer:6432/db", direct)
+
+
 @pytest.mark.slow
 def test_production_start_up_fails_with_one_line_naming_the_variable():
     env = {k: v for k, v in PRODUCTION.items() if k != "META_APP_ID"}

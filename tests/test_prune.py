@@ -27,7 +27,8 @@ def test_prune_deletes_old_processed_events_and_keeps_everything_else(server, sq
     done = subprocess.run([sys.executable, "-m", "jobs.prune", "--batch-size", "2"], cwd=ROOT, env=app_env(settings),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "prune finished (retention 30 days): events=3 deliveries=1 sessions=1" in done.stdout
+    assert ("prune finished (retention 30 days): events=3 deliveries=1 partitions=0 partition_events=0 "
+            "kept_unfinished=0 sessions=1") in done.stdout
     assert sorted(sql("SELECT status FROM webhook_events")) == [
         ("dead_letter",), ("failed",), ("pending",), ("processed",)]
     assert sql("SELECT payload->'messaging'->0->'message'->>'mid' FROM webhook_events WHERE status = 'processed'") == [

@@ -54,10 +54,8 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     database = db.Database(database_url, maxconn=settings.db_pool_max)
     # The receivers write through a pool of their own: a flood of deliveries never holds the
     # dashboard's connections, and only one batch per worker is written at a time (group commit).
-    # Their one prepared statement keeps a generic plan: a custom plan per batch size cost more
-    # than the batch's rows (docs/BENCHMARKS.md, intake).
-    intake_database = database.sibling(maxconn=2, application_name="insta-connect-intake",
-                                       options="-c plan_cache_mode=force_generic_plan", autocommit=True)
+    # No session settings (PgBouncer refuses startup options): the intake function sets its own.
+    intake_database = database.sibling(maxconn=2, application_name="insta-connect-intake", autocommit=True)
     app.wsgi_app = receiver.Dispatch(app.wsgi_app, receiver.Receiver(settings, intake_database))
     if settings.trusted_proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count,

@@ -48,6 +48,8 @@ class ConfigError(RuntimeError):
 class Settings:
     app_env: str = "development"
     database_url: str | None = None
+    # LISTEN needs a session of its own: behind PgBouncer's transaction pooling, a direct URL (SPEC 18).
+    database_listen_url: str | None = None
     secret_key: str = ""
     token_encryption_keys: tuple[bytes, ...] = ()
     meta_app_id: str | None = None
@@ -99,6 +101,11 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.app_env == "production"
+
+    @property
+    def listen_url(self) -> str | None:
+        """Where the workers LISTEN: DATABASE_LISTEN_URL, or DATABASE_URL when it is not set."""
+        return self.database_listen_url or self.database_url
 
     @property
     def sandbox_enabled(self) -> bool:
@@ -319,6 +326,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path
     return Settings(
         app_env=app_env,
         database_url=env.get("DATABASE_URL"),
+        database_listen_url=env.get("DATABASE_LISTEN_URL"),
         secret_key=env["SECRET_KEY"],
         token_encryption_keys=parse_encryption_keys(env["TOKEN_ENCRYPTION_KEYS"]),
         meta_app_id=env.get("META_APP_ID"),

@@ -12,9 +12,10 @@ from webhook_app.exceptions import DatabaseError
 log = logging.getLogger(__name__)
 
 
-def follow(db: Database, handlers: dict[str, store.Handler], stop: threading.Event, poll_seconds: float) -> None:
-    """Run due jobs on each NOTIFY and every `poll_seconds`, until `stop` is set."""
-    notifications = Notifications(db.dsn, store.CHANNEL, stop, "insta-connect-jobs", retry_pause=poll_seconds)
+def follow(db: Database, handlers: dict[str, store.Handler], stop: threading.Event, poll_seconds: float,
+           listen_dsn: str | None = None) -> None:
+    """Run due jobs on each NOTIFY and every `poll_seconds`, until `stop` is set (LISTEN on listen_dsn, or db's)."""
+    notifications = Notifications(listen_dsn or db.dsn, store.CHANNEL, stop, "insta-connect-jobs", retry_pause=poll_seconds)
     try:
         # The first wait connects and LISTENs before anything is looked at, so a job queued in
         # between still wakes us; then run what is due on each NOTIFY or poll interval.

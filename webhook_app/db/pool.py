@@ -15,7 +15,7 @@ import psycopg2.extras
 import psycopg2.pool
 from flask import Flask, current_app
 
-from webhook_app.db.queries import prepared, query
+from webhook_app.db.queries import query
 from webhook_app.exceptions import DatabaseError, DatabaseUnavailable, IntegrityViolation, InvalidData, UniqueViolation
 
 log = logging.getLogger(__name__)
@@ -46,11 +46,14 @@ def translate(exc: psycopg2.Error, broken: bool = False) -> DatabaseError:
 
 
 class _Connection(psycopg2.extensions.connection):
-    """A connection that remembers which named queries it has prepared (PREPARE is per session)."""
+    """A connection that knows when it was opened (to close those older than the last breakage).
+
+    It keeps no session state for queries: through PgBouncer's transaction pooling the next
+    statement may run on another server connection.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.prepared: set[str] = set()
         self.opened_at = time.monotonic()
 
 
@@ -135,8 +138,8 @@ class Database:
             with self._lock:
                 if self._pool is None or self._pid != os.getpid():
                     self._pool = psycopg2.pool.ThreadedConnectionPool(
-                        0, self.maxconn, self.dsn, connect_timeout=5,
-                        application_name=self.application_name, connection_factory=_Connection,
+                        0, self.maxconn, self.dsn, connect_timeout=5, connection_factory=_Connection,
+                        application_name=self.application_name,
                         **({"options": self.options} if self.options else {}),
                     )
                     # psycopg2 closes every returned connection beyond minconn; raising it after
@@ -245,23 +248,21 @@ class Database:
         return self.retrying(lambda: self._statement_rows(name, params), idempotent)
 
     def _statement_rows(self, name: str, params: dict) -> list[tuple]:
-        """Run a named query, prepared, as its own transaction in one round trip; return its rows as tuples.
+        """Run a named query as its own transaction in one round trip; return its rows as tuples.
 
-        For the hot path (webhook deliveries): the plan is made once per connection, and in
-        autocommit mode the server wraps the statement in an implicit transaction, so there is no
-        BEGIN or COMMIT to wait for.
+        For the hot path (webhook deliveries): in autocommit mode the server wraps the statement in
+        an implicit transaction, so there is no BEGIN or COMMIT to wait for. Nothing is kept on the
+        connection between calls (no PREPARE): through PgBouncer's transaction pooling the next call
+        may run on another server connection. A statement worth a kept plan calls a PL/pgSQL
+        function, whose plan the server keeps per connection by itself (migration 0120).
         """
-        prepare, execute_prepared = prepared(name)
         with self._connection() as conn:
             switch = not conn.autocommit
             if switch:
                 conn.autocommit = True
             try:
                 with conn.cursor() as cur:
-                    if name not in conn.prepared:
-                        cur.execute(prepare)
-                        conn.prepared.add(name)
-                    cur.execute(execute_prepared, params)
+                    cur.execute(query(name), params)
                     return cur.fetchall() if cur.description else []
             finally:
                 if switch and not conn.closed:

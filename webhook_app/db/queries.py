@@ -18,7 +18,6 @@ from webhook_app.exceptions import QueryNotFound
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 _HEADER = re.compile(r"^-- ([a-z0-9_]+) --$", re.MULTILINE)
-_PARAM = re.compile(r"%\((\w+)\)s")
 
 
 def parse_queries(text: str, source: str = "<string>") -> dict[str, str]:
@@ -55,18 +54,3 @@ def query(name: str) -> str:
         return all_queries()[name]
     except KeyError:
         raise QueryNotFound(name) from None
-
-
-@lru_cache(maxsize=None)
-def prepared(name: str) -> tuple[str, str]:
-    """The PREPARE and EXECUTE texts of a named query: its %(param)s placeholders become $1, $2, ..."""
-    order: list[str] = []
-
-    def number(found: re.Match) -> str:
-        if found.group(1) not in order:
-            order.append(found.group(1))
-        return f"${order.index(found.group(1)) + 1}"
-
-    body = _PARAM.sub(number, query(name)).replace("%%", "%").rstrip().rstrip(";")
-    arguments = ", ".join(f"%({param})s" for param in order)
-    return f"PREPARE {name} AS {body}", f"EXECUTE {name}({arguments})" if order else f"EXECUTE {name}"

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
+import socket
 import threading
 import time
 
@@ -28,6 +30,9 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 3000           # how long a browser waits before reconnecting (the `retry:` field)
 COALESCE_SECONDS = 0.02   # notifications arriving this close together cost one look at the database
+# The intake NOTIFYs only while someone has said it is waiting (webhooks.event_queue.nap): an open
+# stream renews that every few seconds, for three times as long.
+WATCH_RENEW_SECONDS = 5.0
 MAX_QUEUED = 100          # a stream this far behind is told to reload rather than buffered further
 
 bp = Blueprint("stream", __name__)
@@ -45,12 +50,15 @@ class Hub:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = threading.Event()
+        self._watcher = f"live-{socket.gethostname()}-{os.getpid()}-{id(self):x}"
+        self._watch_renew_at = 0.0
 
     def subscribe(self, user_id: int) -> queue.Queue:
         self._start()
         inbox: queue.Queue = queue.Queue(MAX_QUEUED)
         with self._lock:
             self._streams.setdefault(user_id, set()).add(inbox)
+        self._keep_awake()  # before the first event is sent: the intake must notify from now on
         return inbox
 
     def unsubscribe(self, user_id: int, inbox: queue.Queue) -> None:
@@ -89,7 +97,8 @@ class Hub:
         listener = Listener(self.dsn, (live.ARRIVALS_CHANNEL, live.UPDATES_CHANNEL), self._stop, "insta-connect-live")
         try:
             while not self._stop.is_set():
-                got = listener.receive(60)
+                self._keep_awake()
+                got = listener.receive(WATCH_RENEW_SECONDS)
                 if got is None:  # (re)connected: start from now, and tell every stream to look again
                     self._catch_up_start()
                     continue
@@ -101,6 +110,15 @@ class Hub:
                 self._dispatch(got)
         finally:
             listener.close()
+
+    def _keep_awake(self) -> None:
+        """While streams are open, ask the intake to NOTIFY after its commits (it does only for watchers)."""
+        if self.open_streams() and time.monotonic() >= self._watch_renew_at:
+            try:
+                live.watch_arrivals(self.db, self._watcher, WATCH_RENEW_SECONDS * 3)
+                self._watch_renew_at = time.monotonic() + WATCH_RENEW_SECONDS
+            except DatabaseError as exc:
+                log.warning("live stream: could not ask for arrival notifications: %s", exc)
 
     def _catch_up_start(self) -> None:
         try:

@@ -66,6 +66,11 @@ def reclaim_expired(db: Database) -> int:
     return len(rows)
 
 
+def nap(db: Database, worker: str, seconds: float) -> None:
+    """Record that this follower waits up to `seconds`, so the intake wakes it (and only then NOTIFYs)."""
+    db.run("record_webhook_processor_nap", worker=worker, seconds=seconds)
+
+
 def seconds_until_due(db: Database) -> float | None:
     """Seconds until the next pending or failed event is due (<= 0: now; None: queue empty)."""
     row = db.one("seconds_until_next_webhook_event")
@@ -148,16 +153,11 @@ def _lock_held(tx: Transaction, worker: str, events: Sequence[Event]) -> list[Ev
 
 
 def _record_health(tx: Transaction, held: Sequence[Event], notes: dict, errors: dict[int, str]) -> None:
-    per_user: dict[int, list] = {}
+    """Each user's latest handler error; a batch without errors writes nothing (no per-user row to queue on)."""
+    latest: dict[int, str] = {}
     for event in held:
-        if event.user_id is None:
-            continue
-        entry = per_user.setdefault(event.user_id, [False, None])
-        if event.id in notes:
-            entry[0] = True
-        if event.id in errors:
-            entry[1] = errors[event.id]
-    if per_user:
-        users = sorted(per_user)
-        tx.run("record_webhook_processing_health", user_ids=users,
-               processed=[per_user[u][0] for u in users], errors=[per_user[u][1] for u in users])
+        if event.user_id is not None and event.id in errors:
+            latest[event.user_id] = errors[event.id]
+    if latest:
+        users = sorted(latest)
+        tx.run("record_webhook_processing_errors", user_ids=users, errors=[latest[u] for u in users])

@@ -10,11 +10,6 @@ from webhook_app.web.serialize import iso
 NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
 
-def _latest(*values):
-    present = [v for v in values if v is not None]
-    return max(present) if present else None
-
-
 def report(db: Database, user_id: int) -> dict:
     """Verified, last delivery received and processed, failures in the last hour, template sync state."""
     app_row = db.one("app_webhook_verification") or {}
@@ -30,8 +25,9 @@ def report(db: Database, user_id: int) -> dict:
     return {
         "verified": app_row.get("verified_at") is not None,
         "verified_at": iso(app_row.get("verified_at")),
-        "last_received_at": iso(_latest(mine.get("last_received_at"), mine.get("newest_event_at"))),
-        "last_processed_at": iso(_latest(mine.get("last_processed_at"), mine.get("newest_processed_at"))),
+        # From the events themselves: no counter row is written per delivery or per batch (SPEC 18).
+        "last_received_at": iso(mine.get("newest_event_at")),
+        "last_processed_at": iso(mine.get("newest_processed_at")),
         "last_hour": {"received": received, "failed": hour["failed"],
                       "failure_rate": round(hour["failed"] / received, 4) if received else 0.0},
         "last_error": errors[0][1] if errors else None,

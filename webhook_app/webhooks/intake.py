@@ -108,7 +108,9 @@ class Intake:
     """Stores deliveries, committed (durably) before store() returns.
 
     Deliveries arriving together in one worker share one statement and one commit (group commit):
-    with a commit per delivery, the commits, not the HTTP, would set the receiver's pace.
+    with a commit per delivery, the commits, not the HTTP, would set the receiver's pace. The
+    statement locks no row that another batch needs (no shared counters), so any number of
+    receivers on any number of hosts commit side by side.
     """
 
     SUMMARY_SECONDS = 10.0  # at most one INFO line per this many seconds: a line per commit flooded the journal
@@ -143,6 +145,8 @@ class Intake:
                 return [InvalidEnvelope("body holds text PostgreSQL cannot store")]
             return [outcome for delivery in deliveries for outcome in self._store_batch([delivery])]
         stored = {bytes(row[0]) for row in rows}
+        if rows:
+            self._wake_processors()
         again: dict[bytes, int] = {}  # digest -> arrivals that stored nothing
         outcomes: list[Stored | Exception] = []
         for delivery in deliveries:
@@ -151,7 +155,7 @@ class Intake:
             else:
                 again[delivery.digest] = again.get(delivery.digest, 0) + 1
                 outcomes.append(Stored(duplicate=True))
-        if again:  # rare: a second statement, so the usual batch's statement carries no duplicate bookkeeping
+        if again:  # rare: a statement of its own, so the usual batch's carries no duplicate bookkeeping
             try:
                 self.db.statement_rows("count_duplicate_deliveries", digests=list(again), times=list(again.values()))
             except DatabaseUnavailable as exc:
@@ -161,6 +165,13 @@ class Intake:
         self._count(len(rows), sum(first[digest].envelope.entry_count for digest in stored),
                     sum(again.values()))
         return outcomes
+
+    def _wake_processors(self) -> None:
+        """NOTIFY, after the commit and only while a processor naps: the events are stored whatever this does."""
+        try:
+            self.db.statement_rows("wake_sleeping_webhook_processors")
+        except DatabaseUnavailable as exc:  # the processors poll as well; the deliveries are committed
+            log.warning("stored deliveries, but could not wake the processors: %s", exc)
 
     def _count(self, stored: int, events: int, duplicates: int) -> None:
         """Add one commit to the totals; log them when the last summary is SUMMARY_SECONDS old."""

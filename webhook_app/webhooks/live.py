@@ -1,7 +1,7 @@
 """What the live stream (web/stream.py) needs to know about webhook events: arrivals, and changes to announce.
 
 Two channels feed it. `webhook_events` is the intake's own wake-up for the processors (sent at
-commit by store_deliveries, and by retry/replay); its payload names no user, so the stream asks
+commit, only while a processor or an open stream has recorded a nap, and by retry/replay); its payload names no user, so the stream asks
 `arrivals` which owners the new ids belong to. `live_updates` carries a JSON payload naming the
 users it concerns, {"what": "events", "users": [1, 2]}; the processor sends it after each batch
 commits (never inside the intake's commit: a NOTIFY there serializes commits). Other areas may
@@ -15,12 +15,22 @@ from typing import Iterable
 
 from webhook_app.db import Database
 from webhook_app.exceptions import DatabaseError
+from webhook_app.webhooks import event_queue
 
 log = logging.getLogger(__name__)
 
 ARRIVALS_CHANNEL = "webhook_events"
 UPDATES_CHANNEL = "live_updates"
 MAX_PAYLOAD_USERS = 500  # NOTIFY payloads stop at 8,000 bytes; more users than this are sent in several
+
+
+def watch_arrivals(db: Database, watcher: str, seconds: float) -> None:
+    """Have the intake NOTIFY `webhook_events` after its commits for the next `seconds`.
+
+    The intake notifies only while a processor naps (SPEC 18: no NOTIFY in the delivery's commit,
+    none at all while every processor is busy); an open stream registers itself the same way.
+    """
+    event_queue.nap(db, watcher, seconds)
 
 
 def newest_event_id(db: Database) -> int:

@@ -24,12 +24,14 @@ from webhook_app.webhooks import handlers
 
 log = logging.getLogger(__name__)
 
-# pg_notify('webhook_events', ...) is sent by intake and by a manual retry.
+# pg_notify('webhook_events', ...) is sent by intake (only while a worker naps) and by a manual retry.
 CHANNEL = "webhook_events"
 RECLAIM_EVERY = 1.0      # seconds between checks for expired leases
 SUPERVISE_EVERY = 1.0    # seconds between checks that every thread of follow mode is alive
 PROGRESS_EVERY = 10.0    # seconds between progress lines while busy
 DB_RETRY_PAUSE = 2.0     # seconds to wait after the database went away
+NAP_AT_LEAST = 0.05      # shorter waits are not recorded as naps: the worker looks again at once anyway
+NAP_MARGIN = 1.0         # a nap is recorded this much longer than the wait, for the clocks' and the loop's slack
 
 
 @dataclass
@@ -124,7 +126,21 @@ class Processor:
                 continue
             # Due but not claimable means another worker is taking it right now: a short nap, no spin.
             pause = self.poll_interval if due is None else min(self.poll_interval, max(due, 0.01))
+            if pause >= NAP_AT_LEAST and self._nap(name, pause):
+                continue
             wake.wait(pause)
+
+    def _nap(self, name: str, pause: float) -> bool:
+        """Record the nap (the intake NOTIFYs only while one is recorded), then look once more; True if work came.
+
+        The intake reads the naps after its commit: a batch committed before this nap was recorded is
+        found by this second look, one committed after it is announced.
+        """
+        try:
+            queue.nap(self.db, name, pause + NAP_MARGIN)
+            return self._one_batch(name) > 0
+        except DatabaseUnavailable:
+            return False  # the wait below, then the loop's own handling of the outage
 
     def _keep_leases(self) -> None:
         """Extend this process's leases at a third of their length, so only a dead worker loses them."""
@@ -138,7 +154,7 @@ class Processor:
 
     def _listen(self, threads: list[threading.Thread]) -> None:
         """Wake the workers on every NOTIFY, and restart any thread that died, until a stop is requested."""
-        notifications = Notifications(self.settings.database_url, CHANNEL, self.stop_requested,
+        notifications = Notifications(self.settings.listen_url, CHANNEL, self.stop_requested,
                                       "process-webhooks-listen", retry_pause=DB_RETRY_PAUSE)
         try:
             while not self.stop_requested.is_set():
