@@ -97,16 +97,18 @@ WHERE e.id = done.id AND e.locked_by = %(worker)s AND e.status = 'processing'
 RETURNING e.id;
 
 -- fail_webhook_events --
--- Record a failed attempt on a worker's events: retry after the attempt's delay (with jitter), or dead_letter after the last one.
+-- Record a failed attempt on a worker's events: retry after the attempt's delay (with jitter), or dead_letter after
+-- the last one, or at once when the failure is permanent (a payload that can never succeed).
 UPDATE webhook_events e
-SET status = CASE WHEN e.attempts > cardinality(%(delays)s::float8[]) THEN 'dead_letter' ELSE 'failed' END,
-    run_at = CASE WHEN e.attempts > cardinality(%(delays)s::float8[]) THEN e.run_at
+SET status = CASE WHEN failed.permanent OR e.attempts > cardinality(%(delays)s::float8[]) THEN 'dead_letter'
+                  ELSE 'failed' END,
+    run_at = CASE WHEN failed.permanent OR e.attempts > cardinality(%(delays)s::float8[]) THEN e.run_at
                   ELSE now() + make_interval(secs => (%(delays)s::float8[])[e.attempts]
                                                     * (1 - %(jitter)s + 2 * %(jitter)s * random())) END,
     errors = e.errors || jsonb_build_array(jsonb_build_object(
         'attempt', e.attempts, 'at', now(), 'message', failed.message)),
     locked_by = NULL, lease_expires_at = NULL, updated_at = now()
-FROM unnest(%(ids)s::bigint[], %(messages)s::text[]) AS failed (id, message)
+FROM unnest(%(ids)s::bigint[], %(messages)s::text[], %(permanent)s::bool[]) AS failed (id, message, permanent)
 WHERE e.id = failed.id AND e.locked_by = %(worker)s AND e.status = 'processing'
 RETURNING e.id, e.status;
 

@@ -23,6 +23,10 @@ LOST_LEASE_LIMIT = 10
 MAX_ERROR_LENGTH = 500
 
 
+class PermanentFailure(ValueError):
+    """A handler's error that no retry can cure (the payload lacks what it needs): dead letter at once."""
+
+
 @dataclass(frozen=True)
 class Event:
     id: int
@@ -103,6 +107,7 @@ def _process(tx: Transaction, worker: str, events: Sequence[Event], handle: Hand
     result = BatchResult()
     held = _lock_held(tx, worker, events)
     notes: dict[int, str | None] = {}
+    permanent: set[int] = set()
     for event in held:
         if not isolated:
             notes[event.id] = handle(tx, event)
@@ -113,6 +118,8 @@ def _process(tx: Transaction, worker: str, events: Sequence[Event], handle: Hand
         except DatabaseUnavailable:
             raise
         except Exception as exc:
+            if isinstance(exc, PermanentFailure):
+                permanent.add(event.id)
             result.errors[event.id] = error_message(exc)
             log.warning("event %d (%s/%s) attempt %d failed: %s", event.id, event.object,
                         event.field, event.attempts, result.errors[event.id])
@@ -122,7 +129,8 @@ def _process(tx: Transaction, worker: str, events: Sequence[Event], handle: Hand
                                   notes=list(notes.values()))
     if result.errors:
         for row in tx.all("fail_webhook_events", worker=worker, ids=list(result.errors),
-                          messages=list(result.errors.values()), delays=[float(d) for d in retry_delays],
+                          messages=list(result.errors.values()), permanent=[i in permanent for i in result.errors],
+                          delays=[float(d) for d in retry_delays],
                           jitter=RETRY_JITTER):
             if row["status"] == "dead_letter":
                 result.dead_letter += 1
