@@ -39,41 +39,153 @@ class Message:
     event_id: int | None = None
 
 
-def record(tx: Transaction, message: Message) -> bool:
-    """Store a message in its conversation; False when Meta's id was stored before."""
-    params = {**message.__dict__, "content": json.dumps(message.content)}
-    return tx.one("record_message", **params) is not None
+PENDING, STORED = "conversations", "conversations.stored"
+STATUSES, RECEIPTS = "conversations.statuses", "conversations.receipts"
+CHANGES = "conversations.changes"   # reactions, edits, deletions: (query, row, what to store if not found)
+BUFFERS = (PENDING, STORED, STATUSES, RECEIPTS, CHANGES)
+
+
+def lock_users(tx: Transaction, user_ids) -> None:
+    """Hold these users' conversations until the transaction ends (one worker at a time writes them).
+
+    Two workers' batches share contacts, conversations and messages; taking this lock first, in user
+    order, is what keeps them from ever waiting on each other in a circle (a deadlock).
+    """
+    for user_id in sorted(user_ids):
+        tx.one("lock_user_conversations", user_id=user_id)
+
+
+def record(tx: Transaction, message: Message) -> None:
+    """Gather a message for its conversation; `flush` stores the gathered ones (Meta's ids stored before: nothing)."""
+    tx.pending.setdefault(PENDING, []).append(message)
+
+
+def _row(n: int, m: Message) -> dict:
+    return {**m.__dict__, "n": n, "occurred_at": m.occurred_at.isoformat(),
+            "edited_at": m.edited_at.isoformat() if m.edited_at else None,
+            "deleted_at": m.deleted_at.isoformat() if m.deleted_at else None}
+
+
+def flush(tx: Transaction) -> int:
+    """Store the gathered messages (and their new contacts and conversations) in three statements.
+
+    Existing contacts and conversations are not locked here: `finish` moves them forward once, at the
+    end of the batch, in id order. Two workers thus never hold each other's rows while waiting for more.
+    """
+    messages = tx.pending.pop(PENDING, None)
+    if not messages:
+        return 0
+    messages.sort(key=lambda m: (m.user_id, m.channel, m.account_id, m.thread, m.contact_key, m.thread_key))
+    rows = [_row(n, m) for n, m in enumerate(messages)]
+    tx.pending.setdefault(STORED, []).extend(rows)
+    text = json.dumps(rows, ensure_ascii=False)
+    tx.run("insert_contacts", rows=text)
+    tx.run("insert_conversations", rows=text)
+    tx.run("insert_messages", rows=text)
+    return len(messages)
+
+
+def finish(tx: Transaction) -> None:
+    """End of a batch: store what is gathered, then each kind of change in one statement (reactions, edits,
+    deletions, statuses, receipts), then contacts' names and conversations' times.
+
+    Messages are stored first and changes applied after, so a reaction or a status can be about a
+    message of the same batch; rows are locked in one order by every worker.
+    """
+    flush(tx)
+    _apply_changes(tx)
+    flush(tx)  # what changes found nothing to change (a reaction to a message older than our history)
+    for key, name in ((STATUSES, "apply_statuses"), (RECEIPTS, "apply_receipts"), (STORED, "refresh_contacts")):
+        rows = tx.pending.get(key)
+        if rows:
+            tx.run(name, rows=json.dumps(rows, ensure_ascii=False))
+    rows = tx.pending.get(STORED)
+    if rows:
+        tx.run("bump_conversations", rows=json.dumps(rows, ensure_ascii=False))
+    for key in BUFFERS:
+        tx.pending.pop(key, None)
+
+
+def _apply_changes(tx: Transaction) -> None:
+    changes = tx.pending.pop(CHANGES, None)
+    if not changes:
+        return
+    for name in ("apply_deletions", "apply_edits", "apply_reactions"):
+        # One row per message per statement: the n-th change of each message goes in round n, in order.
+        rounds: list[list] = []
+        seen: dict = {}
+        for query, row, fallback in changes:
+            if query != name:
+                continue
+            key = (row["user_id"], row["channel"], row["target"])
+            index = seen.get(key, 0)
+            seen[key] = index + 1
+            while len(rounds) <= index:
+                rounds.append([])
+            rounds[index].append((row, fallback))
+        for batch in rounds:
+            found = {r["external_id"] for r in tx.all(name, rows=json.dumps([row for row, _ in batch],
+                                                                             ensure_ascii=False))}
+            for row, fallback in batch:
+                if row["target"] not in found and fallback is not None:
+                    record(tx, fallback)
+
+
+def _change(tx: Transaction, query: str, row: dict, fallback: Message | None) -> None:
+    tx.pending.setdefault(CHANGES, []).append((query, row, fallback))
+
+
+def discard(tx: Transaction) -> None:
+    """Forget the gathered messages (their event failed and is rolled back)."""
+    for key in BUFFERS:
+        tx.pending.pop(key, None)
 
 
 def react(tx: Transaction, user_id: int, channel: str, target: str, reactor: str, emoji: str | None,
-          at: datetime, reaction: str | None = None) -> bool:
-    """Set (emoji) or clear (None) one person's reaction on a stored message; False if it is not stored."""
-    value = json.dumps({"emoji": emoji or None, "reaction": reaction, "at": at.isoformat()})
-    return tx.one("react_to_message", user_id=user_id, channel=channel, target=target, reactor=reactor,
-                  reaction=value, at=at)["found"]
+          at: datetime, reaction: str | None = None, fallback: Message | None = None) -> None:
+    """Set (emoji) or clear (None) one person's reaction on a message; `fallback` is stored if it is not stored."""
+    _change(tx, "apply_reactions", {"user_id": user_id, "channel": channel, "target": target, "reactor": reactor,
+                                    "reaction": {"emoji": emoji or None, "reaction": reaction, "at": at.isoformat()},
+                                    "at": at.isoformat()}, fallback)
 
 
-def edit(tx: Transaction, user_id: int, channel: str, target: str, text: str | None, at: datetime) -> bool:
-    """Show a stored message's new text, keeping the old one; False if it is not stored."""
-    return tx.one("edit_message", user_id=user_id, channel=channel, target=target, text=text, at=at)["found"]
+def edit(tx: Transaction, user_id: int, channel: str, target: str, text: str | None, at: datetime,
+         fallback: Message | None = None) -> None:
+    """Show a message's new text, keeping the old one; `fallback` is stored if the message is not."""
+    _change(tx, "apply_edits", {"user_id": user_id, "channel": channel, "target": target, "text": text,
+                                "at": at.isoformat()}, fallback)
 
 
-def delete(tx: Transaction, user_id: int, channel: str, target: str, at: datetime) -> bool:
-    """Mark a stored message deleted; False if it is not stored."""
-    return tx.one("delete_message", user_id=user_id, channel=channel, target=target, at=at)["found"]
+def delete(tx: Transaction, user_id: int, channel: str, target: str, at: datetime,
+           fallback: Message | None = None) -> None:
+    """Mark a message deleted; `fallback` is stored if the message is not."""
+    _change(tx, "apply_deletions", {"user_id": user_id, "channel": channel, "target": target,
+                                    "at": at.isoformat()}, fallback)
 
 
 def record_status(tx: Transaction, *, user_id: int, channel: str, external_id: str, status: str,
                   at: datetime | None, recipient_id: str | None = None, error: dict | None = None,
                   pricing: dict | None = None, callback_data: str | None = None, event_id: int | None = None) -> None:
-    """Keep a status of one of our messages and move the message to it (if stored and not further along)."""
-    tx.run("record_message_status", user_id=user_id, channel=channel, external_id=external_id, status=status,
-           at=at, recipient_id=recipient_id, error=json.dumps(error) if error else None,
-           pricing=json.dumps(pricing) if pricing else None, callback_data=callback_data, event_id=event_id)
+    """Gather a status of one of our messages: `finish` keeps it and moves the message to it (never back)."""
+    tx.pending.setdefault(STATUSES, []).append(
+        {"user_id": user_id, "channel": channel, "external_id": external_id, "status": status,
+         "at": at.isoformat() if at else None, "recipient_id": recipient_id, "error": error, "pricing": pricing,
+         "callback_data": callback_data, "event_id": event_id})
 
 
 def receipt(tx: Transaction, *, user_id: int, channel: str, account_id: str, contact_key: str, status: str,
-            at: datetime | None, mids: list[str], watermark: datetime | None) -> int:
-    """A contact read (or received) our messages up to a message or a time; returns how many moved."""
-    return tx.run("apply_receipt", user_id=user_id, channel=channel, account_id=account_id,
-                  contact_key=contact_key, status=status, at=at, mids=mids, watermark=watermark)
+            at: datetime | None, mids: list[str], watermark: datetime | None) -> None:
+    """Gather a contact's read (or delivery) receipt of our messages up to a message or a time (applied by `finish`)."""
+    tx.pending.setdefault(RECEIPTS, []).append(
+        {"user_id": user_id, "channel": channel, "account_id": account_id, "contact_key": contact_key,
+         "status": status, "at": at.isoformat() if at else None, "mids": mids,
+         "watermark": watermark.isoformat() if watermark else None})
+
+
+def contact_of(tx: Transaction, user_id: int, channel: str, external_id: str) -> str | None:
+    """The contact of the conversation holding a stored (or gathered) message (None if neither)."""
+    for message in reversed(tx.pending.get(PENDING, ())):
+        if message.external_id == external_id:
+            return message.contact_key
+    row = tx.one("contact_of_message", user_id=user_id, channel=channel, external_id=external_id)
+    return row["contact_key"] if row else None

@@ -108,6 +108,12 @@ def _process(tx: Transaction, worker: str, events: Sequence[Event], handle: Hand
     held = _lock_held(tx, worker, events)
     notes: dict[int, str | None] = {}
     permanent: set[int] = set()
+    # A handler may take its locks first (`begin`), gather its writes and send them at once (`finish`), or drop
+    # them (`discard`).
+    finish, discard = getattr(handle, "finish", None), getattr(handle, "discard", None)
+    begin = getattr(handle, "begin", None)
+    if begin and held:
+        begin(tx, held)
     for event in held:
         if not isolated:
             notes[event.id] = handle(tx, event)
@@ -115,14 +121,20 @@ def _process(tx: Transaction, worker: str, events: Sequence[Event], handle: Hand
         try:
             with tx.savepoint():
                 notes[event.id] = handle(tx, event)
+                if finish:
+                    finish(tx)
         except DatabaseUnavailable:
             raise
         except Exception as exc:
+            if discard:
+                discard(tx)
             if isinstance(exc, PermanentFailure):
                 permanent.add(event.id)
             result.errors[event.id] = error_message(exc)
             log.warning("event %d (%s/%s) attempt %d failed: %s", event.id, event.object,
                         event.field, event.attempts, result.errors[event.id])
+    if finish and not isolated:
+        finish(tx)
     result.lost = len(events) - len(held)
     if notes:
         result.processed = tx.run("complete_webhook_events", worker=worker, ids=list(notes),

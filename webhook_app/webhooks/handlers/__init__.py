@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from webhook_app.conversations import store as conversations
 from webhook_app.webhooks.handlers import instagram, messaging, page, whatsapp
 from webhook_app.webhooks.handlers.interactions import MalformedEvent
 
@@ -41,7 +42,7 @@ def unowned_note(entry_id) -> str:
     return f"no connected account owns {entry_id} yet: kept for it, and handled when it is connected"
 
 
-def dispatch(tx, event) -> str | None:
+def handle(tx, event) -> str | None:
     """Handle every messaging[]/standby[] item and changes[] item of one entry; note what had no handler."""
     payload = event.payload
     if not isinstance(payload, dict):
@@ -80,3 +81,25 @@ def dispatch(tx, event) -> str | None:
         return "nothing to handle: the entry has neither messaging nor changes"
     found = sorted({n for n in notes if n})
     return "; ".join(found) if found else None
+
+
+class Dispatcher:
+    """The queue's handler: `handle` per event; the messages of a batch are stored together by `finish`."""
+
+    @staticmethod
+    def begin(tx, events) -> None:
+        conversations.lock_users(tx, {e.user_id for e in events if e.user_id is not None})
+
+    def __call__(self, tx, event) -> str | None:
+        return handle(tx, event)
+
+    @staticmethod
+    def finish(tx) -> None:
+        conversations.finish(tx)
+
+    @staticmethod
+    def discard(tx) -> None:
+        conversations.discard(tx)
+
+
+dispatch = Dispatcher()

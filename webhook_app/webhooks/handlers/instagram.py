@@ -20,10 +20,13 @@ def handle_comment(tx, event, change: dict) -> None:
     mine = author_id is not None and author_id == str(event.entry_id)
     content = {"media": {k: media[k] for k in ("id", "media_product_type") if media.get(k)} or (
         {"id": media_id} if media_id else {})}
+    contact = author_id or ""
     if value.get("parent_id"):
         content["parent_id"] = str(value["parent_id"])
+        if mine:  # our reply belongs to the thread of the comment it answers
+            contact = conversations.contact_of(tx, event.user_id, "instagram", content["parent_id"]) or ""
     conversations.record(tx, Message(
-        user_id=event.user_id, channel="instagram", account_id=str(event.entry_id), contact_key=author_id or "",
+        user_id=event.user_id, channel="instagram", account_id=str(event.entry_id), contact_key=contact,
         contact_username=None if mine else text_of(author, "username"), thread="comments", thread_key=media_id,
         external_id=str(comment_id), kind="live_comment" if change.get("field") == "live_comments" else "comment",
         direction=OUTBOUND if mine else INBOUND, sender_id=author_id, text=text_of(value, "text"), content=content,

@@ -68,10 +68,9 @@ def handle_item(tx, event, item, channel: str) -> str | None:
         if not contact:
             raise MalformedEvent(f"a message has no {'recipient' if echo else 'sender'} id")
         if message.get("is_deleted"):
-            if not conversations.delete(tx, event.user_id, channel, mid, at):
-                conversations.record(tx, Message(**base, contact_key=contact, external_id=mid, kind="deleted",
-                                                 direction=OUTBOUND if echo else INBOUND, sender_id=sender,
-                                                 deleted_at=at))
+            conversations.delete(tx, event.user_id, channel, mid, at, fallback=Message(
+                **base, contact_key=contact, external_id=mid, kind="deleted", direction=OUTBOUND if echo else INBOUND,
+                sender_id=sender, deleted_at=at))
             return None
         kind, text, content = message_content(message)
         conversations.record(tx, Message(**base, contact_key=contact, external_id=mid, kind=kind, text=text,
@@ -85,26 +84,24 @@ def handle_item(tx, event, item, channel: str) -> str | None:
             raise MalformedEvent("a reaction has no sender id")
         removed = reaction.get("action") == "unreact"
         emoji = None if removed else (text_of(reaction, "emoji") or text_of(reaction, "reaction"))
-        if not conversations.react(tx, event.user_id, channel, target, sender, emoji, at,
-                                   reaction=text_of(reaction, "reaction")):
-            if removed:
-                return None
-            # The message reacted to is older than what we have: the reaction shows on its own.
-            conversations.record(tx, Message(**base, contact_key=recipient if sender == account else sender,
-                                             external_id=f"reaction:{target}:{sender}", kind="reaction",
-                                             text=emoji, content={"reacted_to": target}, sender_id=sender,
-                                             direction=OUTBOUND if sender == account else INBOUND))
+        # A reaction to a message older than what we have shows on its own.
+        fallback = None if removed else Message(
+            **base, contact_key=recipient if sender == account else sender, external_id=f"reaction:{target}:{sender}",
+            kind="reaction", text=emoji, content={"reacted_to": target}, sender_id=sender,
+            direction=OUTBOUND if sender == account else INBOUND)
+        conversations.react(tx, event.user_id, channel, target, sender, emoji, at,
+                            reaction=text_of(reaction, "reaction"), fallback=fallback)
         return None
 
     if isinstance(item.get("message_edit"), dict):
         edit = item["message_edit"]
         target = require(edit, "mid", "a message edit")
         text = text_of(edit, "text")
-        if not conversations.edit(tx, event.user_id, channel, target, text, at):
-            if not sender:
-                raise MalformedEvent("a message edit has no sender id")
-            conversations.record(tx, Message(**base, contact_key=sender, external_id=target, kind="text", text=text,
-                                             direction=INBOUND, sender_id=sender, edited_at=at))
+        if not sender:
+            raise MalformedEvent("a message edit has no sender id")
+        conversations.edit(tx, event.user_id, channel, target, text, at, fallback=Message(
+            **base, contact_key=sender, external_id=target, kind="text", text=text, direction=INBOUND,
+            sender_id=sender, edited_at=at))
         return None
 
     if isinstance(item.get("postback"), dict):

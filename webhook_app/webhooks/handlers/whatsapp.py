@@ -109,21 +109,20 @@ def _one_message(tx, event, phone: str, message, names: dict, direction: str) ->
         target = require(reaction, "message_id", "a WhatsApp reaction")
         emoji = text_of(reaction, "emoji")
         reactor = contact if direction == INBOUND else phone
-        if not conversations.react(tx, event.user_id, "whatsapp", target, reactor, emoji, at) and emoji:
-            conversations.record(tx, Message(**base, external_id=wamid, kind="reaction", text=emoji,
-                                             content={"reacted_to": target}))
+        conversations.react(tx, event.user_id, "whatsapp", target, reactor, emoji, at, fallback=Message(
+            **base, external_id=wamid, kind="reaction", text=emoji, content={"reacted_to": target}) if emoji else None)
         return
     if kind == "edit":
         edit = dict_of(message, "edit")
         target = require(edit, "original_message_id", "a WhatsApp edit")
         text = _edited_text(edit)
-        if not conversations.edit(tx, event.user_id, "whatsapp", target, text, at):
-            conversations.record(tx, Message(**base, external_id=target, kind="text", text=text, edited_at=at))
+        conversations.edit(tx, event.user_id, "whatsapp", target, text, at,
+                           fallback=Message(**base, external_id=target, kind="text", text=text, edited_at=at))
         return
     if kind == "revoke":
         target = require(dict_of(message, "revoke"), "original_message_id", "a WhatsApp revoke")
-        if not conversations.delete(tx, event.user_id, "whatsapp", target, at):
-            conversations.record(tx, Message(**base, external_id=target, kind="deleted", deleted_at=at))
+        conversations.delete(tx, event.user_id, "whatsapp", target, at,
+                             fallback=Message(**base, external_id=target, kind="deleted", deleted_at=at))
         return
     kind, text, content = message_content(message)
     conversations.record(tx, Message(**base, external_id=wamid, kind=kind, text=text, content=content))
