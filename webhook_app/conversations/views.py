@@ -1,13 +1,19 @@
 """JSON routes for conversations (SPEC 15) under /api/conversations, and the inbox pages at /inbox."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, jsonify, make_response, render_template, request
 from flask_login import current_user, login_required
 
 from webhook_app.conversations import inbox
 from webhook_app.db import get_db
 from webhook_app.web.errors import error_response
 from webhook_app.web.listing import BadListRequest, parse_limit
+from webhook_app.web.request_hooks import SECURITY_HEADERS
+
+# Thumbnails come from Meta's CDNs (Instagram and Messenger attachment URLs), and from the sandbox in development.
+MEDIA_HOSTS = ("https://*.fbsbx.com", "https://*.fbcdn.net", "https://*.cdninstagram.com")
 
 bp = Blueprint("conversations", __name__, url_prefix="/conversations")
 pages = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -72,11 +78,25 @@ def read(conversation_id: int):
     return jsonify(id=conversation_id, unread_count=0)
 
 
+def _page(html: str):
+    """An inbox page, whose CSP also lets attachment thumbnails load from where Meta serves them."""
+    settings = current_app.config["SETTINGS"]
+    hosts = list(MEDIA_HOSTS)
+    if settings.sandbox_enabled:
+        graph = urlsplit(settings.meta_graph_url)
+        hosts.append(f"{graph.scheme}://{graph.netloc}")
+    policy = SECURITY_HEADERS["Content-Security-Policy"].replace("img-src 'self' data:",
+                                                                 "img-src 'self' data: " + " ".join(hosts))
+    response = make_response(html)
+    response.headers["Content-Security-Policy"] = policy
+    return response
+
+
 @pages.get("")
 @login_required
 def index():
     """The conversation list; the script fills it from the API."""
-    return render_template("inbox/list.html")
+    return _page(render_template("inbox/list.html"))
 
 
 @pages.get("/<int:conversation_id>")
@@ -85,4 +105,4 @@ def conversation(conversation_id: int):
     """One conversation's messages as bubbles; someone else's is a 404 page."""
     if inbox.get_conversation(get_db(), current_user.id, conversation_id, None, 1) is None:
         abort(404, "No such conversation.")
-    return render_template("inbox/conversation.html", conversation_id=conversation_id)
+    return _page(render_template("inbox/conversation.html", conversation_id=conversation_id))

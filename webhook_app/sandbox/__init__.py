@@ -37,7 +37,7 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     """The sandbox server; webhooks it sends go to `webhook_url` (default: the app's /webhook)."""
     if settings.production:
         raise ConfigError("the Meta sandbox cannot run when APP_ENV=production")
-    from webhook_app.sandbox import controls, meta, tiktok
+    from webhook_app.sandbox import controls, meta, samples, tiktok
 
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
@@ -45,7 +45,8 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
     app.extensions["sandbox"] = state or SandboxState(settings.meta_app_secret,
                                                       webhook_url or f"{base}/webhook")
-    for bp in (meta.dialog_bp, meta.graph_bp, meta.instagram_bp, tiktok.auth_bp, tiktok.api_bp, controls.bp):
+    for bp in (meta.dialog_bp, meta.graph_bp, meta.instagram_bp, tiktok.auth_bp, tiktok.api_bp, controls.bp,
+               samples.cdn_bp):
         app.register_blueprint(bp)
 
     @app.errorhandler(HTTPException)

@@ -5,14 +5,38 @@ import hashlib
 import hmac
 import json
 import secrets
+import struct
 import time
+import zlib
 
 import requests
+from flask import Blueprint, Response
 
 from webhook_app.sandbox.state import SandboxState, new_id
 
 KINDS = ("instagram_message", "instagram_comment", "instagram_mention", "page_feed",
          "whatsapp_message", "whatsapp_status", "template_status")
+
+
+# Attachment URLs in the samples point here: a stand-in for Meta's CDN (lookaside.fbsbx.com), serving a picture.
+cdn_bp = Blueprint("sandbox_cdn", __name__, url_prefix="/cdn")
+
+
+def _png(width: int = 96, height: int = 64, rgb: tuple[int, int, int] = (193, 53, 132)) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+PICTURE = _png()
+
+
+@cdn_bp.get("/<path:name>")
+def picture(name: str):
+    """Any attachment of the samples: one small picture (Meta's CDN answers with the media itself)."""
+    return Response(PICTURE, mimetype="image/png", headers={"Cache-Control": "max-age=3600"})
 
 
 def sign(body: bytes, app_secret: str) -> str:
