@@ -320,3 +320,22 @@ FROM webhook_events WHERE user_id = %(user_id)s AND received_at > now() - interv
 SELECT id, received_at, updated_at, errors -> -1 ->> 'message' AS message
 FROM webhook_events WHERE user_id = %(user_id)s AND status IN ('failed', 'dead_letter')
 ORDER BY received_at DESC, id DESC LIMIT 1;
+
+-- adopt_unowned_webhook_events --
+-- Give the events that arrived for these ids while no connected account had them (owner unknown) to the user who
+-- just connected one, and queue them again, due now; the processors are woken at commit (SPEC 7).
+WITH adopted AS (
+    UPDATE webhook_events
+    SET user_id = %(user_id)s, status = 'pending', run_at = now(), adopted_at = now(), note = NULL,
+        locked_by = NULL, lease_expires_at = NULL, updated_at = now()
+    WHERE user_id IS NULL AND entry_id = ANY(%(external_ids)s::text[]) AND status <> 'processing'
+    RETURNING id
+), counted AS (
+    SELECT count(*) AS adopted FROM adopted
+)
+SELECT adopted, CASE WHEN adopted > 0 THEN pg_notify('webhook_events', 'adopted') END AS notified FROM counted;
+
+-- user_adopted_webhook_events --
+-- How many of the user's events arrived before their account was connected (kept and handed over), and when.
+SELECT count(*) AS count, max(received_at) AS last_received_at, max(adopted_at) AS last_adopted_at
+FROM webhook_events WHERE user_id = %(user_id)s AND adopted_at IS NOT NULL;
