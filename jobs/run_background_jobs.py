@@ -15,6 +15,7 @@ from webhook_app.accounts import graph
 from webhook_app.background_jobs import worker
 from webhook_app.config import Settings
 from webhook_app.db import Database
+from webhook_app.conversations import profiles
 from webhook_app.message_templates import sync as templates_sync
 from webhook_app.tokens.vault import from_settings as vault_from_settings
 
@@ -25,7 +26,8 @@ def job_handlers(db: Database, settings: Settings) -> dict:
     """Every kind of background job this worker runs."""
     vault = vault_from_settings(settings)
     client = graph.meta_client(settings)
-    return {templates_sync.JOB_KIND: lambda payload: templates_sync.run_job(db, vault, client, payload)}
+    return {templates_sync.JOB_KIND: lambda payload: templates_sync.run_job(db, vault, client, payload),
+            profiles.JOB_KIND: lambda payload: profiles.run_job(db, vault, client, payload)}
 
 
 def main(argv=None) -> int:

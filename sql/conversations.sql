@@ -8,6 +8,7 @@ SELECT pg_advisory_xact_lock(7015, %(user_id)s::integer);
 -- insert_contacts --
 -- The contacts of gathered messages that are new (existing ones are neither changed nor locked here;
 -- refresh_contacts brings their names up to date at the end of the batch). `rows`: the messages as JSON.
+-- Returns the channel of each new contact.
 INSERT INTO contacts (user_id, channel, account_id, external_id, name, username)
 SELECT DISTINCT ON (r.user_id, r.channel, r.account_id, r.contact_key)
        r.user_id, r.channel, r.account_id, r.contact_key, r.contact_name, r.contact_username
@@ -15,7 +16,8 @@ FROM jsonb_to_recordset(%(rows)s::jsonb) AS r (n integer, user_id bigint, channe
                                               contact_key text, contact_name text, contact_username text)
 WHERE r.contact_key <> ''
 ORDER BY r.user_id, r.channel, r.account_id, r.contact_key, (r.contact_name IS NULL), r.n DESC
-ON CONFLICT (user_id, channel, account_id, external_id) DO NOTHING;
+ON CONFLICT (user_id, channel, account_id, external_id) DO NOTHING
+RETURNING channel;
 
 -- insert_conversations --
 -- The conversations of gathered messages that are new, with their contact and first times (existing ones are
@@ -305,3 +307,26 @@ WHERE conversation_id = %(conversation_id)s AND user_id = %(user_id)s AND extern
 -- Who the conversation holding a message is with (our reply to a comment goes to the commenter's thread).
 SELECT c.contact_key FROM messages m JOIN conversations c ON c.id = m.conversation_id
 WHERE m.user_id = %(user_id)s AND m.channel = %(channel)s AND m.external_id = %(external_id)s;
+
+-- contacts_due_for_profile --
+-- Instagram and Messenger contacts whose profile was never asked for, oldest first, each with the sealed token of
+-- the account they wrote to (the Instagram account's own or its Page's; the Page's for Messenger).
+SELECT k.id, k.channel, k.external_id, k.user_id, a.access_token_ciphertext, a.access_token_key_id, a.token_kind,
+       a.status, a.status_reason, a.expires_at, a.refresh_expires_at, a.checked_expires_at,
+       a.data_access_expires_at, a.is_valid, a.error_code, a.kind, a.has_token, a.last_refreshed_at,
+       a.last_validated_at
+FROM contacts k
+LEFT JOIN instagram_accounts i ON k.channel = 'instagram' AND i.user_id = k.user_id AND i.ig_user_id = k.account_id
+LEFT JOIN pages p ON k.channel = 'messenger' AND p.user_id = k.user_id AND p.page_id = k.account_id
+JOIN account_credentials a ON (a.kind = 'instagram' AND a.id = i.id) OR (a.kind = 'page' AND a.id = p.id)
+WHERE k.profile_checked_at IS NULL AND k.channel IN ('instagram', 'messenger')
+ORDER BY k.created_at
+LIMIT %(limit)s;
+
+-- save_contact_profile --
+-- What the profile API said about a contact (or why it said nothing); asked once.
+UPDATE contacts
+SET name = coalesce(%(contact_name)s, name), username = coalesce(%(username)s, username),
+    picture_url = coalesce(%(picture_url)s, picture_url), profile_error = %(error)s,
+    profile_checked_at = now(), updated_at = now()
+WHERE id = %(id)s;

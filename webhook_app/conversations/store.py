@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from webhook_app.conversations import profiles
 from webhook_app.db import Transaction
 
 INBOUND, OUTBOUND = "inbound", "outbound"
@@ -79,7 +80,9 @@ def flush(tx: Transaction) -> int:
     rows = [_row(n, m) for n, m in enumerate(messages)]
     tx.pending.setdefault(STORED, []).extend(rows)
     text = json.dumps(rows, ensure_ascii=False)
-    tx.run("insert_contacts", rows=text)
+    new_contacts = tx.all("insert_contacts", rows=text)
+    if any(c["channel"] in ("instagram", "messenger") for c in new_contacts):
+        profiles.queue(tx)  # their names come from the profile API, in the background
     tx.run("insert_conversations", rows=text)
     tx.run("insert_messages", rows=text)
     return len(messages)

@@ -49,6 +49,12 @@ IG_CUSTOMERS = (("1254459154682919", "anna.shops"), ("6583743608123456", "ben_ri
 PSID = "7219584610372918"
 WA_CUSTOMERS = (("4915112345678", "Jonas Weber"), ("16505551234", "Kerry Fisher"))
 CDN = "https://lookaside.fbsbx.com"
+# What the profile API answers about them (Instagram: name, username, profile_pic; Messenger: first/last name).
+PROFILES = {
+    IG_CUSTOMERS[0][0]: {"name": "Anna Schmidt", "username": IG_CUSTOMERS[0][1]},
+    IG_CUSTOMERS[1][0]: {"name": "Ben Okafor", "username": IG_CUSTOMERS[1][1]},
+    PSID: {"first_name": "Marie", "last_name": "Dubois"},
+}
 
 
 def _mid() -> str:
