@@ -263,7 +263,7 @@ WHERE c.user_id = %(user_id)s
         SELECT 1 FROM messages u WHERE u.conversation_id = c.id AND u.direction = 'inbound'
           AND u.created_at > coalesce(c.last_read_at, '-infinity')))
   AND (%(q)s::text IS NULL OR k.name ILIKE %(q)s OR k.username ILIKE %(q)s OR c.contact_key ILIKE %(q)s
-       OR EXISTS (SELECT 1 FROM messages s WHERE s.conversation_id = c.id AND s.text ILIKE %(q)s))
+       OR c.id IN (SELECT s.conversation_id FROM messages s WHERE s.user_id = %(user_id)s AND s.text ILIKE %(q)s))
   AND (%(before_at)s::timestamptz IS NULL
        OR (c.last_message_at, c.id) < (%(before_at)s::timestamptz, %(before_id)s::bigint))
 ORDER BY c.last_message_at DESC, c.id DESC
