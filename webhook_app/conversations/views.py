@@ -15,6 +15,7 @@ from webhook_app.web.request_hooks import SECURITY_HEADERS
 # Thumbnails come from Meta's CDNs (Instagram and Messenger attachment URLs), and from the sandbox in development.
 MEDIA_HOSTS = ("https://*.fbsbx.com", "https://*.fbcdn.net", "https://*.cdninstagram.com")
 
+BIGINT_MAX = 2**63 - 1   # an id past PostgreSQL's bigint names nothing: 404, not a database error
 bp = Blueprint("conversations", __name__, url_prefix="/conversations")
 pages = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -66,6 +67,8 @@ def list_conversations():
 
 @bp.get("/<int:conversation_id>")
 def detail(conversation_id: int):
+    if conversation_id > BIGINT_MAX:
+        return _not_found()
     found = inbox.get_conversation(get_db(), current_user.id, conversation_id, request.args.get("before"),
                                    parse_limit(request.args.get("limit")))
     return jsonify(found) if found else _not_found()
@@ -73,7 +76,7 @@ def detail(conversation_id: int):
 
 @bp.post("/<int:conversation_id>/read")
 def read(conversation_id: int):
-    if not inbox.mark_read(get_db(), current_user.id, conversation_id):
+    if conversation_id > BIGINT_MAX or not inbox.mark_read(get_db(), current_user.id, conversation_id):
         return _not_found()
     return jsonify(id=conversation_id, unread_count=0)
 
@@ -103,6 +106,6 @@ def index():
 @login_required
 def conversation(conversation_id: int):
     """One conversation's messages as bubbles; someone else's is a 404 page."""
-    if inbox.get_conversation(get_db(), current_user.id, conversation_id, None, 1) is None:
+    if conversation_id > BIGINT_MAX or inbox.get_conversation(get_db(), current_user.id, conversation_id, None, 1) is None:
         abort(404, "No such conversation.")
     return _page(render_template("inbox/conversation.html", conversation_id=conversation_id))
