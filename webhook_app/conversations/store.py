@@ -78,14 +78,39 @@ def flush(tx: Transaction) -> int:
         return 0
     messages.sort(key=lambda m: (m.user_id, m.channel, m.account_id, m.thread, m.contact_key, m.thread_key))
     rows = [_row(n, m) for n, m in enumerate(messages)]
-    tx.pending.setdefault(STORED, []).extend(rows)
-    text = json.dumps(rows, ensure_ascii=False)
-    new_contacts = tx.all("insert_contacts", rows=text)
+    threads = _latest_per_thread(rows)
+    tx.pending.setdefault(STORED, []).extend(threads)
+    new_contacts = tx.all("insert_contacts", rows=json.dumps(threads, ensure_ascii=False))
     if any(c["channel"] in ("instagram", "messenger") for c in new_contacts):
         profiles.queue(tx)  # their names come from the profile API, in the background
-    tx.run("insert_conversations", rows=text)
-    tx.run("insert_messages", rows=text)
+    tx.run("insert_conversations", rows=json.dumps(threads, ensure_ascii=False))
+    tx.run("insert_messages", rows=json.dumps(rows, ensure_ascii=False))
     return len(messages)
+
+
+def _latest_per_thread(rows: list[dict]) -> list[dict]:
+    """Per conversation, its newest message and its newest inbound one (all that contacts and threads need),
+    the contact's name and username taken from the newest message that has them."""
+    latest: dict[tuple, dict] = {}
+    names: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["user_id"], row["channel"], row["account_id"], row["thread"], row["contact_key"], row["thread_key"])
+        for which in ("any", row["direction"]):
+            if which == "outbound":
+                continue
+            current = latest.get(key + (which,))
+            if current is None or row["occurred_at"] >= current["occurred_at"]:
+                latest[key + (which,)] = row
+        for field in ("contact_name", "contact_username"):
+            if row[field] is not None:
+                names.setdefault(key, {})[field] = row[field]
+    out = []
+    for key, row in latest.items():
+        known = names.get(key[:-1], {})
+        out.append({k: row[k] for k in ("n", "user_id", "channel", "thread", "account_id", "contact_key",
+                                        "thread_key", "direction", "occurred_at")}
+                   | {"contact_name": known.get("contact_name"), "contact_username": known.get("contact_username")})
+    return out
 
 
 def finish(tx: Transaction) -> None:
@@ -98,8 +123,9 @@ def finish(tx: Transaction) -> None:
     flush(tx)
     _apply_changes(tx)
     flush(tx)  # what changes found nothing to change (a reaction to a message older than our history)
-    for key, name in ((STATUSES, "apply_statuses"), (RECEIPTS, "apply_receipts"), (STORED, "refresh_contacts")):
-        rows = tx.pending.get(key)
+    named = [r for r in tx.pending.get(STORED, ()) if r["contact_name"] or r["contact_username"]]
+    for rows, name in ((tx.pending.get(STATUSES), "apply_statuses"), (tx.pending.get(RECEIPTS), "apply_receipts"),
+                       (named, "refresh_contacts")):
         if rows:
             tx.run(name, rows=json.dumps(rows, ensure_ascii=False))
     rows = tx.pending.get(STORED)

@@ -120,9 +120,10 @@ def _process(tx: Transaction, worker: str, events: Sequence[Event], handle: Hand
             continue
         try:
             with tx.savepoint():
-                notes[event.id] = handle(tx, event)
+                note = handle(tx, event)
                 if finish:
                     finish(tx)
+            notes[event.id] = note  # only once its writes are in: a failing finish fails the event
         except DatabaseUnavailable:
             raise
         except Exception as exc:
