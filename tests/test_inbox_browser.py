@@ -23,7 +23,7 @@ def log_in(page, next_path: str) -> None:
     page.wait_for_url(f"**{next_path}")
 
 
-def test_reading_a_conversation_with_an_attachment_a_reaction_and_a_reply(page_factory, auth, sql, server,
+def test_reading_a_conversation_with_an_attachment_a_reaction_and_a_reply(page_factory, auth, sql, server,  # noqa: F811
                                                                           settings, sandbox):
     auth.register(EMAIL, PASSWORD)
     connect_ids(sql, user_id(sql, EMAIL))

@@ -101,9 +101,9 @@ def _latest_per_thread(rows: list[dict]) -> list[dict]:
             current = latest.get(key + (which,))
             if current is None or row["occurred_at"] >= current["occurred_at"]:
                 latest[key + (which,)] = row
-        for field in ("contact_name", "contact_username"):
-            if row[field] is not None:
-                names.setdefault(key, {})[field] = row[field]
+        for column in ("contact_name", "contact_username"):
+            if row[column] is not None:
+                names.setdefault(key, {})[column] = row[column]
     out = []
     for key, row in latest.items():
         known = names.get(key[:-1], {})
