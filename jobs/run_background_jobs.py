@@ -14,6 +14,7 @@ from jobs.common import job_settings, open_database, stop_on_signals
 from webhook_app.accounts import graph
 from webhook_app.background_jobs import worker
 from webhook_app.config import Settings
+from webhook_app.conversations import profiles
 from webhook_app.db import Database
 from webhook_app.message_templates import sync as templates_sync
 from webhook_app.timed_jobs import runs as timed_job_runs
@@ -27,7 +28,8 @@ def job_handlers(db: Database, settings: Settings) -> dict:
     vault = vault_from_settings(settings)
     client = graph.meta_client(settings)
     return {templates_sync.JOB_KIND: lambda payload: templates_sync.run_job(db, vault, client, payload),
-            timed_job_runs.JOB_KIND: timed_job_runs.run_job}
+            timed_job_runs.JOB_KIND: timed_job_runs.run_job,
+            profiles.JOB_KIND: lambda payload: profiles.run_job(db, vault, client, payload)}
 
 
 def main(argv=None) -> int:

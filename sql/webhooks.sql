@@ -59,16 +59,18 @@ WHERE e.id = done.id AND e.locked_by = %(worker)s AND e.status = 'processing'
 RETURNING e.id;
 
 -- fail_webhook_events --
--- Record a failed attempt on a worker's events: retry after the attempt's delay (with jitter), or dead_letter after the last one.
+-- Record a failed attempt on a worker's events: retry after the attempt's delay (with jitter), or dead_letter after
+-- the last one, or at once when the failure is permanent (a payload that can never succeed).
 UPDATE webhook_events e
-SET status = CASE WHEN e.attempts > cardinality(%(delays)s::float8[]) THEN 'dead_letter' ELSE 'failed' END,
-    run_at = CASE WHEN e.attempts > cardinality(%(delays)s::float8[]) THEN e.run_at
+SET status = CASE WHEN failed.permanent OR e.attempts > cardinality(%(delays)s::float8[]) THEN 'dead_letter'
+                  ELSE 'failed' END,
+    run_at = CASE WHEN failed.permanent OR e.attempts > cardinality(%(delays)s::float8[]) THEN e.run_at
                   ELSE now() + make_interval(secs => (%(delays)s::float8[])[e.attempts]
                                                     * (1 - %(jitter)s + 2 * %(jitter)s * random())) END,
     errors = e.errors || jsonb_build_array(jsonb_build_object(
         'attempt', e.attempts, 'at', now(), 'message', failed.message)),
     locked_by = NULL, lease_expires_at = NULL, updated_at = now()
-FROM unnest(%(ids)s::bigint[], %(messages)s::text[]) AS failed (id, message)
+FROM unnest(%(ids)s::bigint[], %(messages)s::text[], %(permanent)s::bool[]) AS failed (id, message, permanent)
 WHERE e.id = failed.id AND e.locked_by = %(worker)s AND e.status = 'processing'
 RETURNING e.id, e.status;
 
@@ -263,8 +265,14 @@ SELECT coalesce(ids, '{}') AS ids, CASE WHEN ids IS NOT NULL THEN pg_notify('web
 FROM counted;
 
 -- delete_user_webhook_events --
--- Remove some of a user's events; the ids removed.
-DELETE FROM webhook_events WHERE user_id = %(user_id)s AND id = ANY(%(ids)s::bigint[]) RETURNING id;
+-- Remove some of a user's events; the ids removed. The rows made from them stay, unlinked (no foreign key
+-- on a partitioned table: webhook_events_unlink does what ON DELETE SET NULL did).
+WITH gone AS (
+    DELETE FROM webhook_events WHERE user_id = %(user_id)s AND id = ANY(%(ids)s::bigint[]) RETURNING id
+), unlinked AS (
+    SELECT webhook_events_unlink(array_agg(id)) FROM gone HAVING count(*) > 0
+)
+SELECT id FROM gone, (SELECT count(*) FROM unlinked) AS u;
 
 -- delete_user_webhook_event --
 -- Remove one of a user's events; the inbox rows made from it stay, unlinked (no foreign key on a partitioned table).
@@ -414,3 +422,22 @@ FROM webhook_events WHERE user_id = %(user_id)s AND received_at > now() - interv
 SELECT id, received_at, updated_at, errors -> -1 ->> 'message' AS message
 FROM webhook_events WHERE user_id = %(user_id)s AND status IN ('failed', 'dead_letter')
 ORDER BY received_at DESC, id DESC LIMIT 1;
+
+-- adopt_unowned_webhook_events --
+-- Give the events that arrived for these ids while no connected account had them (owner unknown) to the user who
+-- just connected one, and queue them again, due now; the processors are woken at commit (SPEC 7).
+WITH adopted AS (
+    UPDATE webhook_events
+    SET user_id = %(user_id)s, status = 'pending', run_at = now(), adopted_at = now(), note = NULL,
+        locked_by = NULL, lease_expires_at = NULL, updated_at = now()
+    WHERE user_id IS NULL AND entry_id = ANY(%(external_ids)s::text[]) AND status <> 'processing'
+    RETURNING id
+), counted AS (
+    SELECT count(*) AS adopted FROM adopted
+)
+SELECT adopted, CASE WHEN adopted > 0 THEN pg_notify('webhook_events', 'adopted') END AS notified FROM counted;
+
+-- user_adopted_webhook_events --
+-- How many of the user's events arrived before their account was connected (kept and handed over), and when.
+SELECT count(*) AS count, max(received_at) AS last_received_at, max(adopted_at) AS last_adopted_at
+FROM webhook_events WHERE user_id = %(user_id)s AND adopted_at IS NOT NULL;

@@ -5,8 +5,9 @@ import socket
 from urllib.parse import quote
 
 import pytest
-import requests
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from tests.support.live import AuthActions, Browser
 from tests.support.webhooks import sign

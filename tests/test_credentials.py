@@ -21,7 +21,7 @@ LIFECYCLE = ("access_token_ciphertext", "access_token_key_id", "expires_at", "st
 
 @pytest.fixture
 def old_shape_db(pg_admin_url, tmp_path):
-    """A database migrated up to 0050 (tokens still on the account tables), and a folder holding 0060 too."""
+    """A database migrated up to 0050 (tokens still on the account tables), and a folder holding up to 0060."""
     old, new = tmp_path / "old", tmp_path / "new"
     old.mkdir()
     new.mkdir()

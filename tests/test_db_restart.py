@@ -1,8 +1,6 @@
 """PostgreSQL stopped and started under load: once it is back, no request fails (the pool heals at once)."""
 import shutil
 import tempfile
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.live import AuthActions, Browser
 from tests.support.rows import insert_event, user_id
-from tests.support.webhooks import add_owner, deliver, ig_messages
+from tests.support.webhooks import deliver, ig_messages
 from webhook_app.webhooks.processor import Processor
 
 

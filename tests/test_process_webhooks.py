@@ -17,7 +17,7 @@ def test_once_drains_what_is_due_and_exits_0(server, sql, settings, tmp_path):
     proc = start_processor(settings, "--once", "--batch-size", "7", log_path=log)
     assert proc.wait(60) == 0
     assert status_counts(sql) == {"processed": 30}
-    assert sql("SELECT count(*) FROM interactions") == [(30,)]
+    assert sql("SELECT count(*) FROM messages") == [(30,)]
     assert "run finished (once): processed=30 failed=0 dead_letter=0" in log.read_text()
 
 
@@ -48,10 +48,11 @@ def test_follow_wakes_on_notify_and_stops_cleanly_on_sigterm(server, sql, settin
 
 def test_kill_9_mid_batch_repeatedly_loses_nothing_and_doubles_nothing(server, sql, settings, tmp_path):
     lease = 2.0
+    add_owner(sql, "owner@example.com", "ig-1")
     sql("""CREATE TABLE audit_inbox_writes (external_id text);
            CREATE FUNCTION audit_inbox_write() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN INSERT INTO audit_inbox_writes VALUES (NEW.external_id); RETURN NEW; END $$;
-           CREATE TRIGGER audit_inbox_write BEFORE INSERT ON interactions FOR EACH ROW
+           CREATE TRIGGER audit_inbox_write BEFORE INSERT ON messages FOR EACH ROW
                EXECUTE FUNCTION audit_inbox_write();""")
     log = tmp_path / "crash.log"
     env = {"WEBHOOK_LEASE_SECONDS": str(lease)}
@@ -81,6 +82,6 @@ def test_kill_9_mid_batch_repeatedly_loses_nothing_and_doubles_nothing(server, s
         if survivor.poll() is None:
             survivor.kill()
     assert recovered_in < lease + 5, recovered_in  # lease, reclaim check, then the work itself
-    assert sql("SELECT count(*), count(DISTINCT external_id) FROM interactions") == [(total, total)]
+    assert sql("SELECT count(*), count(DISTINCT external_id) FROM messages") == [(total, total)]
     assert sql("SELECT count(*), count(DISTINCT external_id) FROM audit_inbox_writes") == [(total, total)]
     assert sql("SELECT count(*) FROM webhook_events WHERE errors::text LIKE '%%lease expired%%'")[0][0] > 0

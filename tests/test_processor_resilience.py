@@ -1,7 +1,6 @@
 """Leases never wait on another worker's batch; worker threads that die are restarted and logged."""
 import logging
 import threading
-import time
 
 import psycopg2
 import pytest

@@ -2,12 +2,11 @@
 happened and what to do, on the banner and in the accounts API."""
 from __future__ import annotations
 
+import pytest
 from markupsafe import escape
 
-import pytest
-
 from tests.support.live import consent
-from webhook_app.tokens import refresh_run, reauth
+from webhook_app.tokens import reauth, refresh_run
 
 pytestmark = pytest.mark.sandbox
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tests.support.live import ROOT, AuthActions, Browser, app_env
+from tests.support.live import ROOT, Browser, app_env
 
 
 def test_anonymous_visits_store_no_session_rows(server, sql):

@@ -251,3 +251,54 @@ def test_the_templates_page_is_wired_to_the_api(auth, browser):
     assert "/api/templates/sync" in script.text and "/api/templates?status=all" in script.text
     helper = browser.get("/static/js/api.js").text
     assert "X-CSRFToken" in helper
+
+
+def test_template_webhooks_for_an_unknown_template_queue_one_sync_at_a_time(auth, browser, sandbox, server,
+                                                                              settings, db, sql):
+    """Six webhooks about a template created at Meta after the last sync: one sync, not six."""
+    from jobs.run_background_jobs import job_handlers
+    from tests.support.inbox import drain
+    from tests.support.webhooks import deliver
+    from webhook_app.background_jobs import store as background_jobs
+
+    _connect_whatsapp(auth, browser)
+    handlers = job_handlers(db, settings)
+    assert background_jobs.run_due(db, handlers) == 1   # the sync queued by the connect
+    waba = _waba(sandbox)
+    calls = sandbox.state.calls_to("/message_templates")
+    for n in range(6):
+        entry = samples.build(sandbox.state, "template_status")["entry"][0]
+        entry["changes"][0]["value"].update(message_template_id=990000 + n, message_template_name=f"new_{n}")
+        deliver(server.url, {"object": "whatsapp_business_account", "entry": [{**entry, "id": waba.id}]})
+        drain(settings)
+        background_jobs.run_due(db, handlers)   # a worker that is always quick to pick jobs up
+    assert sql("SELECT status, count(*) FROM background_jobs WHERE kind = 'sync_templates' GROUP BY status "
+               "ORDER BY status") == [("done", 1), ("queued", 1)]
+    assert sandbox.state.calls_to("/message_templates") == calls   # none of the six ran a sync yet
+    # The one queued sync waits a moment for more webhooks of the same burst, then runs once.
+    [(delay,)] = sql("SELECT extract(epoch FROM run_at - now()) FROM background_jobs WHERE status = 'queued'")
+    assert 0 < delay <= templates_sync.WEBHOOK_SYNC_DELAY
+    sql("UPDATE background_jobs SET run_at = now() WHERE status = 'queued'")
+    assert background_jobs.run_due(db, handlers) == 1
+    assert sandbox.state.calls_to("/message_templates") > calls
+
+
+def test_a_quality_webhook_changes_the_stored_template(auth, browser, sandbox, server, settings, db):
+    """message_template_quality_update (Meta's shape) reaches the template list without a sync."""
+    from jobs.run_background_jobs import job_handlers
+    from tests.support.inbox import drain
+    from tests.support.webhooks import deliver
+    from webhook_app.background_jobs import store as background_jobs
+
+    _connect_whatsapp(auth, browser)
+    background_jobs.run_due(db, job_handlers(db, settings))
+    template = browser.api("GET", "/api/templates").json()["templates"][0]
+    waba = _waba(sandbox)
+    deliver(server.url, {"object": "whatsapp_business_account", "entry": [{"id": waba.id, "time": 1733000000,
+        "changes": [{"field": "message_template_quality_update", "value": {
+            "previous_quality_score": "GREEN", "new_quality_score": "YELLOW",
+            "message_template_id": int(template["id"]), "message_template_name": template["name"],
+            "message_template_language": template["language"]}}]}]})
+    drain(settings)
+    after = {t["id"]: t for t in browser.api("GET", "/api/templates").json()["templates"]}
+    assert after[template["id"]]["quality_score"] == "YELLOW"

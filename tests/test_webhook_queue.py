@@ -14,7 +14,7 @@ BEGIN
     IF NEW.text = 'boom' THEN RAISE EXCEPTION 'the inbox refuses this message'; END IF;
     RETURN NEW;
 END $$;
-CREATE TRIGGER refuse_boom BEFORE INSERT ON interactions FOR EACH ROW EXECUTE FUNCTION refuse_boom();
+CREATE TRIGGER refuse_boom BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_boom();
 """
 
 
@@ -41,7 +41,7 @@ def test_failing_handler_retries_on_schedule_then_dead_letter_then_manual_retry(
                          + ig_messages("ig-1", ["bad"], text="boom")["entry"]})
 
     drain(settings)
-    assert sql("SELECT count(*) FROM interactions WHERE external_id = 'good'") == [(1,)]  # its neighbour is not held up
+    assert sql("SELECT count(*) FROM messages WHERE external_id = 'good'") == [(1,)]  # its neighbour is not held up
     for attempt, delay in enumerate(delays, start=1):
         event_id, status, attempts, run_at, errors = boom_event(sql)
         assert (status, attempts, len(errors)) == ("failed", attempt, attempt)
@@ -60,16 +60,17 @@ def test_failing_handler_retries_on_schedule_then_dead_letter_then_manual_retry(
     # The dashboard's retry button calls queue.retry(db, event_id, user_id).
     assert queue.retry(db, event_id, stranger) is False  # someone else's event: as if missing
     assert queue.retry(db, event_id + 1000, owner) is False
-    sql("DROP TRIGGER refuse_boom ON interactions")
+    sql("DROP TRIGGER refuse_boom ON messages")
     assert queue.retry(db, event_id, owner) is True
     assert boom_event(sql)[1] == "pending"
     assert queue.retry(db, event_id, owner) is False  # only failed or dead-letter events
     drain(settings)
     assert boom_event(sql)[1] == "processed"
-    assert sql("SELECT text FROM interactions WHERE external_id = 'bad'") == [("boom",)]
+    assert sql("SELECT text FROM messages WHERE external_id = 'bad'") == [("boom",)]
 
 
 def test_slow_worker_whose_lease_expired_cannot_complete_or_double_handle(server, sql, db):
+    add_owner(sql, "owner@example.com", "ig-1")
     deliver(server.url, ig_messages("ig-1", ["slow"]))
     [taken_by_a] = queue.claim(db, "worker-a", 10, lease_seconds=0.2)
     time.sleep(0.3)
@@ -79,13 +80,14 @@ def test_slow_worker_whose_lease_expired_cannot_complete_or_double_handle(server
     assert queue.process(db, "worker-b", [taken_by_b], handlers.dispatch, (1,)).processed == 1
     late = queue.process(db, "worker-a", [taken_by_a], handlers.dispatch, (1,))
     assert (late.processed, late.lost) == (0, 1)
-    assert sql("SELECT count(*) FROM interactions") == [(1,)]
-    assert sql("SELECT interactions.event_id = webhook_events.id FROM interactions, webhook_events") == [(True,)]
+    assert sql("SELECT count(*) FROM messages") == [(1,)]
+    assert sql("SELECT messages.event_id = webhook_events.id FROM messages, webhook_events") == [(True,)]
     status, errors = sql("SELECT status, errors FROM webhook_events")[0]
     assert status == "processed" and "lease expired: worker worker-a" in errors[0]["message"]
 
 
 def test_a_live_worker_keeps_its_lease(server, sql, db):
+    add_owner(sql, "owner@example.com", "ig-1")
     deliver(server.url, ig_messages("ig-1", ["kept"]))
     [event] = queue.claim(db, "worker-a", 10, lease_seconds=0.5)
     for _ in range(4):
@@ -105,13 +107,14 @@ CREATE TRIGGER audit_completion AFTER UPDATE ON webhook_events FOR EACH ROW
 -- BEFORE INSERT fires even when ON CONFLICT then skips the row: every committed handler write shows.
 CREATE FUNCTION audit_inbox_write() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO audit_inbox_writes VALUES (NEW.external_id); RETURN NEW; END $$;
-CREATE TRIGGER audit_inbox_write BEFORE INSERT ON interactions FOR EACH ROW EXECUTE FUNCTION audit_inbox_write();
+CREATE TRIGGER audit_inbox_write BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION audit_inbox_write();
 """
 
 
 @pytest.mark.slow
 def test_several_workers_over_thousands_of_events_never_share_one(server, sql, settings, tmp_path):
     sql(AUDIT)
+    add_owner(sql, "owner@example.com", "ig-1")
     total = 3000
     for n in range(total // 100):
         deliver(server.url, ig_messages("ig-1", [f"m{n}-{i}" for i in range(100)]))
@@ -121,7 +124,7 @@ def test_several_workers_over_thousands_of_events_never_share_one(server, sql, s
     assert sql("SELECT status, count(*) FROM webhook_events GROUP BY status") == [("processed", total)]
     assert sql("SELECT count(*), count(DISTINCT event_id) FROM audit_completions") == [(total, total)]
     assert sql("SELECT count(*), count(DISTINCT external_id) FROM audit_inbox_writes") == [(total, total)]
-    assert sql("SELECT count(*) FROM interactions") == [(total,)]
+    assert sql("SELECT count(*) FROM messages") == [(total,)]
     processes = sql("SELECT count(DISTINCT split_part(worker, ':', 2)) FROM audit_completions")[0][0]
     assert processes >= 2, "the work was not shared, so the test proved nothing"
     logs = "".join((tmp_path / f"worker{i}.log").read_text() for i in range(3))

@@ -12,6 +12,7 @@ from webhook_app.accounts import views as account_views
 from webhook_app.auth import users
 from webhook_app.auth import views as auth_views
 from webhook_app.config import Settings, load_settings
+from webhook_app.conversations import views as conversation_views
 from webhook_app.db import with_database_url
 from webhook_app.logging_setup import configure_logging
 from webhook_app.message_templates import views as template_views
@@ -75,9 +76,10 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(connect.bp)
     app.register_blueprint(instagram_login.bp)
+    app.register_blueprint(conversation_views.pages)
     app.register_blueprint(create_api_blueprint([
         account_views.bp, event_views.bp, inbox_views.bp, token_views.bp, template_views.bp,
-        health_views.bp, metrics_views.bp, timed_job_views.bp, stream.bp,
+        health_views.bp, metrics_views.bp, timed_job_views.bp, stream.bp, conversation_views.bp,
     ]))
     stream.init_app(app, database, database_url)
     token_views.init_app(app)

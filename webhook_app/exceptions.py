@@ -27,3 +27,7 @@ class UniqueViolation(IntegrityViolation):
 
 class QueryNotFound(InstaConnectError):
     """A named query was asked for that no file in sql/ defines."""
+
+
+class TransactionConflict(DatabaseError):
+    """PostgreSQL rolled the transaction back to break a deadlock (or a serialization conflict): retry it."""

@@ -15,8 +15,14 @@ from flask_login import current_user, login_required
 
 from webhook_app.accounts import graph
 from webhook_app.accounts import store as accounts
-from webhook_app.accounts.connect import (_callback_code, _new_state, _owned_elsewhere, _provider_failed, _redirect_uri,
-                                         connect_limit)
+from webhook_app.accounts.connect import (
+    _callback_code,
+    _new_state,
+    _owned_elsewhere,
+    _provider_failed,
+    _redirect_uri,
+    connect_limit,
+)
 from webhook_app.db import get_db
 from webhook_app.tokens.vault import from_settings as vault_from_settings
 

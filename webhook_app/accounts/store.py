@@ -22,6 +22,7 @@ from webhook_app.tokens.credentials import TokenUnavailable, open_token  # noqa:
 from webhook_app.tokens.vault import Vault
 from webhook_app.web.params import database_id
 from webhook_app.web.serialize import iso
+from webhook_app.webhooks import adoption
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,8 @@ def store_meta_login(db: Database, vault: Vault, user_id: int, login: MetaLogin)
         gone += [r["page_id"] for r in tx.all("delete_pages_not_in", meta_account_id=meta_account_id, keep=keep_pages)]
         if gone:
             tx.run("delete_account_routes", user_id=user_id, external_ids=gone)
+        # Events that arrived before these were connected are theirs now (SPEC 7).
+        counts["adopted_events"] = adoption.adopt(tx, user_id, keep_pages + keep_ig)
     counts["meta_account_id"] = meta_account_id
     return counts
 
@@ -157,6 +160,7 @@ def store_whatsapp_account(db: Database, vault: Vault, user_id: int, *, waba: di
             tx.run("delete_account_routes", user_id=user_id, external_ids=gone)
         tx.run("start_webhook_subscription", user_id=user_id, kind="whatsapp_business", external_id=waba["id"],
                page_id=None, fields=subscribed_fields)
+        adoption.adopt(tx, user_id, [waba["id"], *(n["id"] for n in phone_numbers)])
     return account_id
 
 
@@ -173,6 +177,7 @@ def store_instagram_login(db: Database, vault: Vault, user_id: int, *, ig_user_i
                           token_kind="instagram_login", token=token, expires_at=expires_from(expires_in),
                           scopes=scopes)
         _claim_route(tx, user_id, ig_user_id, "instagram", "Instagram account", profile.get("username"))
+        adoption.adopt(tx, user_id, [ig_user_id])
         tx.run("start_webhook_subscription", user_id=user_id, kind="instagram", external_id=ig_user_id,
                page_id=None, fields=subscribed_fields)
     return account_id
@@ -190,6 +195,7 @@ def store_tiktok_account(db: Database, vault: Vault, user_id: int, *, user: dict
                           refresh_token=tokens.get("refresh_token"),
                           refresh_expires_at=expires_from(tokens.get("refresh_expires_in")))
         _claim_route(tx, user_id, open_id, "tiktok", "TikTok account", user.get("display_name"))
+        adoption.adopt(tx, user_id, [open_id])
     return account_id
 
 

@@ -16,7 +16,14 @@ import psycopg2.pool
 from flask import Flask, current_app
 
 from webhook_app.db.queries import query
-from webhook_app.exceptions import DatabaseError, DatabaseUnavailable, IntegrityViolation, InvalidData, UniqueViolation
+from webhook_app.exceptions import (
+    DatabaseError,
+    DatabaseUnavailable,
+    IntegrityViolation,
+    InvalidData,
+    TransactionConflict,
+    UniqueViolation,
+)
 
 log = logging.getLogger(__name__)
 Result = TypeVar("Result")
@@ -34,6 +41,9 @@ def translate(exc: psycopg2.Error, broken: bool = False) -> DatabaseError:
     error", "no message from the libpq") on a connection that is gone is DatabaseUnavailable too.
     """
     message = str(exc).strip() or exc.__class__.__name__
+    # A deadlock is an OperationalError to the driver, but the database is there: the work can be redone.
+    if not broken and isinstance(exc, psycopg2.extensions.TransactionRollbackError):
+        return TransactionConflict(message)
     if broken or isinstance(exc, _UNAVAILABLE):
         return DatabaseUnavailable(message)
     if isinstance(exc, psycopg2.errors.UniqueViolation):
@@ -64,10 +74,12 @@ class Transaction:
     inside a savepoint; the transaction itself is rolled back when its block ends with an error.
     """
 
-    __slots__ = ("_cur",)
+    __slots__ = ("_cur", "pending")
 
     def __init__(self, cursor: psycopg2.extras.RealDictCursor):
         self._cur = cursor
+        # Writes a domain layer gathers to send in one statement before the commit (its own keys).
+        self.pending: dict[str, list] = {}
 
     def _execute(self, sql: str, params=None) -> None:
         try:

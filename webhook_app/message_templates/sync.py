@@ -3,7 +3,8 @@
 `sync_account` reads every page of `/{waba-id}/message_templates`, stores each template with its
 parsed components, removes those Meta no longer lists and records the outcome in
 `template_sync_state`; running it twice changes nothing. `apply_template_webhook` updates the one
-template a `message_template_status_update` / `template_category_update` webhook is about.
+template a status, category or quality webhook is about (a components update, or a template not
+stored yet, queues one sync of its account instead).
 """
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 JOB_KIND = "sync_templates"
 TEMPLATE_FIELDS = "id,name,language,status,category,quality_score,rejected_reason,components"
 PAGE_SIZE = 100
+# A template webhook about a template we have not stored queues a sync this many seconds later: the other
+# webhooks of the same burst find it queued and add nothing (one queued sync per account at a time).
+WEBHOOK_SYNC_DELAY = 15.0
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 
@@ -194,10 +198,17 @@ def apply_template_webhook(tx: Transaction, waba_id: str, change: dict, user_id:
         params["category"] = value.get("new_category") or value.get("correct_category")
     elif field == "message_template_quality_update":
         params["quality_score"] = value.get("new_quality_score")
+    elif field == "message_template_components_update":
+        _queue_webhook_sync(tx, waba_id, user_id)  # the webhook names the changed parts; a sync reads them whole
+        return 0
     else:
         return 0
     touched = tx.run("update_template_from_webhook", **params)
     if touched == 0:
-        for row in tx.all("whatsapp_accounts_by_waba", waba_id=str(waba_id), user_id=user_id):
-            queue_sync(tx, row["id"])
+        _queue_webhook_sync(tx, waba_id, user_id)
     return touched
+
+
+def _queue_webhook_sync(tx: Transaction, waba_id, user_id: int | None) -> None:
+    for row in tx.all("whatsapp_accounts_by_waba", waba_id=str(waba_id), user_id=user_id):
+        queue_sync(tx, row["id"], delay=WEBHOOK_SYNC_DELAY)

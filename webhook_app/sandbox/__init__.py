@@ -40,7 +40,7 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     """
     if settings.production:
         raise ConfigError("the Meta sandbox cannot run when APP_ENV=production")
-    from webhook_app.sandbox import controls, instagram_login, meta, tiktok
+    from webhook_app.sandbox import controls, instagram_login, meta, samples, tiktok
 
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
@@ -52,7 +52,7 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     if world_path is not None:
         _keep_world(app, app.extensions["sandbox"], world_path)
     for bp in (meta.dialog_bp, meta.graph_bp, meta.instagram_bp, tiktok.auth_bp, tiktok.api_bp, controls.bp,
-               *instagram_login.blueprints):
+               samples.cdn_bp, *instagram_login.blueprints):
         app.register_blueprint(bp)
 
     @app.errorhandler(HTTPException)

@@ -233,7 +233,7 @@ def webhooks():
     args = _args()
     try:
         result = samples.send(state(), args.get("kind", ""), url=args.get("url"), object_id=args.get("object_id"),
-                              text=args.get("text"))
+                              text=args.get("text"), media_base=request.host_url)
     except ValueError as exc:
         return _done({"error": str(exc)}, 400)
     return _done(result)

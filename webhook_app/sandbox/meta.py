@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, redirect, render_template_string, request
 
+from webhook_app.sandbox import samples
 from webhook_app.sandbox.common import api_route, bearer_token, check_proof, paged, param, select, state
 from webhook_app.sandbox.state import LONG_LIVED_SECONDS, SHORT_LIVED_SECONDS, MetaUser, SandboxError, Token, meta_error
 
@@ -263,6 +264,10 @@ def graph_object(version: str, object_id: str):
     if object_id in sandbox.users and token.subject == object_id:
         user = sandbox.users[object_id]
         return select({"id": user.id, "name": user.name}, param("fields"), ("id", "name"))
+    if object_id in samples.PROFILES:  # the profile API: a customer who wrote to one of the accounts
+        picture = f"{request.host_url.rstrip('/')}/cdn/profile/{object_id}.png"
+        return select({"id": object_id, **samples.PROFILES[object_id], "profile_pic": picture}, param("fields"),
+                      ("id",))
     raise _unknown(object_id)
 
 

@@ -24,6 +24,10 @@ LOST_LEASE_LIMIT = 10
 MAX_ERROR_LENGTH = 500
 
 
+class PermanentFailure(ValueError):
+    """A handler's error that no retry can cure (the payload lacks what it needs): dead letter at once."""
+
+
 @dataclass(frozen=True)
 class Event:
     id: int
@@ -117,26 +121,43 @@ def _process(tx: Transaction, worker: str, events: Sequence[Event], handle: Hand
     result = BatchResult()
     held = _lock_held(tx, worker, events)
     notes: dict[int, str | None] = {}
+    permanent: set[int] = set()
+    # A handler may take its locks first (`begin`), gather its writes and send them at once (`finish`), or drop
+    # them (`discard`).
+    finish, discard = getattr(handle, "finish", None), getattr(handle, "discard", None)
+    begin = getattr(handle, "begin", None)
+    if begin and held:
+        begin(tx, held)
     for event in held:
         if not isolated:
             notes[event.id] = handle(tx, event)
             continue
         try:
             with tx.savepoint():
-                notes[event.id] = handle(tx, event)
+                note = handle(tx, event)
+                if finish:
+                    finish(tx)
+            notes[event.id] = note  # only once its writes are in: a failing finish fails the event
         except DatabaseUnavailable:
             raise
         except Exception as exc:
+            if discard:
+                discard(tx)
+            if isinstance(exc, PermanentFailure):
+                permanent.add(event.id)
             result.errors[event.id] = error_message(exc)
             log.warning("event %d (%s/%s) attempt %d failed: %s", event.id, event.object,
                         event.field, event.attempts, result.errors[event.id])
+    if finish and not isolated:
+        finish(tx)
     result.lost = len(events) - len(held)
     if notes:
         result.processed = tx.run("complete_webhook_events", worker=worker, ids=list(notes),
                                   notes=list(notes.values()))
     if result.errors:
         for row in tx.all("fail_webhook_events", worker=worker, ids=list(result.errors),
-                          messages=list(result.errors.values()), delays=[float(d) for d in retry_delays],
+                          messages=list(result.errors.values()), permanent=[i in permanent for i in result.errors],
+                          delays=[float(d) for d in retry_delays],
                           jitter=RETRY_JITTER):
             if row["status"] == "dead_letter":
                 result.dead_letter += 1

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from webhook_app.db import Database
 from webhook_app.message_templates import catalog
 from webhook_app.web.serialize import iso
+from webhook_app.webhooks import adoption
 
 NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -17,6 +18,7 @@ def report(db: Database, user_id: int) -> dict:
     hour = db.one("user_webhook_last_hour", user_id=user_id)
     failure = db.one("user_webhook_last_failure", user_id=user_id)
     templates = catalog.sync_status(db, user_id)
+    late = adoption.adopted_count(db, user_id)
     errors = [(mine.get("last_error_at"), mine.get("last_error"))]
     if failure:
         errors.append((failure["updated_at"], failure["message"] or f"event {failure['id']} failed"))
@@ -32,6 +34,9 @@ def report(db: Database, user_id: int) -> dict:
                       "failure_rate": round(hour["failed"] / received, 4) if received else 0.0},
         "last_error": errors[0][1] if errors else None,
         "last_error_at": iso(errors[0][0]) if errors else None,
+        # Events Meta sent before their account was connected here: kept, then handed over and processed.
+        "arrived_before_connect": {"count": late["count"], "last_received_at": iso(late["last_received_at"]),
+                                   "last_handed_over_at": iso(late["last_adopted_at"])},
         "templates": {k: templates[k] for k in ("approved", "total", "last_synced_at", "last_error", "last_error_at",
                                                 "running")},
     }

@@ -5,8 +5,8 @@ from flask import Blueprint, jsonify, request
 from flask_login import current_user, login_required
 
 from webhook_app.db import get_db
-from webhook_app.web.errors import error_response
 from webhook_app.web import params
+from webhook_app.web.errors import error_response
 from webhook_app.web.listing import BadListRequest, parse_limit
 from webhook_app.web.serialize import jsonable
 from webhook_app.webhooks import inbox

@@ -1,73 +1,64 @@
-"""Instagram (and Messenger) handlers: messaging[] items, comments, live comments, mentions, story insights."""
+"""Instagram changes[]: comments and live comments (threads per media and commenter), mentions, story insights."""
 from __future__ import annotations
 
-from webhook_app.webhooks.handlers.interactions import MalformedEvent, record, require, timestamp, value_of
-
-
-def _party(item: dict, key: str) -> str | None:
-    party = item.get(key)
-    return str(party["id"]) if isinstance(party, dict) and party.get("id") is not None else None
-
-
-def handle_messaging(tx, event, item, platform: str) -> None:
-    """One messaging[] item: message, echo, reaction, postback, read or deleted message."""
-    if not isinstance(item, dict):
-        raise MalformedEvent("a messaging item is not an object")
-    common = dict(platform=platform, sender_id=_party(item, "sender"), recipient_id=_party(item, "recipient"),
-                  occurred_at=timestamp(item.get("timestamp")), data=item)
-    message = item.get("message")
-    if isinstance(message, dict):
-        mid = require(message, "mid", "a message")
-        if message.get("is_deleted"):
-            record(tx, event, kind="deleted", external_id=mid, **common)
-        elif message.get("is_echo"):
-            record(tx, event, kind="echo", external_id=mid, text=message.get("text"), **common)
-        else:
-            record(tx, event, kind="message", external_id=mid, text=message.get("text"), **common)
-    elif isinstance(item.get("reaction"), dict):
-        reaction = item["reaction"]
-        mid = require(reaction, "mid", "a reaction")
-        # One person can react, unreact and react again to a message: each is its own row.
-        key = f"{mid}:{common['sender_id']}:{reaction.get('action', 'react')}:{item.get('timestamp')}"
-        record(tx, event, kind="reaction", external_id=key, text=reaction.get("emoji"),
-               status=reaction.get("reaction") or reaction.get("action"), **common)
-    elif isinstance(item.get("postback"), dict):
-        postback = item["postback"]
-        key = postback.get("mid") or f"{common['sender_id']}:{item.get('timestamp')}"
-        record(tx, event, kind="postback", external_id=str(key), text=postback.get("title"),
-               status=postback.get("payload"), **common)
-    elif isinstance(item.get("read"), dict):
-        read = item["read"]
-        key = read.get("mid") or read.get("watermark")
-        if key is None:
-            raise MalformedEvent("a read receipt has no mid")
-        record(tx, event, kind="read", external_id=f"{key}:{common['sender_id']}", **common)
-    else:
-        raise MalformedEvent("a messaging item has no message, reaction, postback or read")
+from webhook_app.conversations import store as conversations
+from webhook_app.conversations.store import INBOUND, OUTBOUND, Message
+from webhook_app.webhooks.handlers.interactions import (
+    MalformedEvent,
+    dict_of,
+    id_of,
+    record,
+    text_of,
+    timestamp,
+    value_of,
+    when,
+)
 
 
 def handle_comment(tx, event, change: dict) -> None:
-    """A comment (or live comment) on the account's media."""
+    """A comment (or live comment) on the account's media; Meta names it `id` or `comment_id`."""
     value = value_of(change)
-    kind = "live_comment" if change.get("field") == "live_comments" else "comment"
-    record(tx, event, platform="instagram", kind=kind, external_id=require(value, "id", "a comment"),
-           sender_id=_party(value, "from"), text=value.get("text"),
-           occurred_at=timestamp(value.get("timestamp") or change.get("time")), data=value)
+    comment_id = value.get("id") or value.get("comment_id")
+    if comment_id in (None, "") or isinstance(comment_id, (dict, list)):
+        raise MalformedEvent(f"a {change.get('field')} change has no id or comment_id")
+    author = dict_of(value, "from")
+    author_id = id_of(value, "from")
+    media = dict_of(value, "media")
+    media_id = id_of(value, "media") or text_of(value, "media_id") or ""
+    mine = author_id is not None and author_id == str(event.entry_id)
+    content = {"media": {k: media[k] for k in ("id", "media_product_type") if media.get(k)} or (
+        {"id": media_id} if media_id else {})}
+    contact = author_id or ""
+    if value.get("parent_id"):
+        content["parent_id"] = str(value["parent_id"])
+        if mine:  # our reply belongs to the thread of the comment it answers
+            contact = conversations.contact_of(tx, event.user_id, "instagram", content["parent_id"]) or ""
+    conversations.record(tx, Message(
+        user_id=event.user_id, channel="instagram", account_id=str(event.entry_id), contact_key=contact,
+        contact_username=None if mine else text_of(author, "username"), thread="comments", thread_key=media_id,
+        external_id=str(comment_id), kind="live_comment" if change.get("field") == "live_comments" else "comment",
+        direction=OUTBOUND if mine else INBOUND, sender_id=author_id, text=text_of(value, "text"), content=content,
+        occurred_at=when(value.get("timestamp"), change.get("time"), event.payload.get("time")), event_id=event.id))
 
 
 def handle_mention(tx, event, change: dict) -> None:
-    """The account was mentioned in a comment or a caption."""
+    """The account was mentioned in a comment or a caption: a thread per media."""
     value = value_of(change)
-    key = value.get("comment_id") or value.get("media_id")
-    if key is None:
+    media_id, comment_id = value.get("media_id"), value.get("comment_id")
+    if not media_id and not comment_id:
         raise MalformedEvent("a mention has no comment_id or media_id")
-    record(tx, event, platform="instagram", kind="mention", external_id=str(key), data=value,
-           occurred_at=timestamp(change.get("time")))
+    conversations.record(tx, Message(
+        user_id=event.user_id, channel="instagram", account_id=str(event.entry_id), contact_key="",
+        thread="mentions", thread_key=str(media_id or ""), kind="mention", direction=INBOUND,
+        external_id=f"mention:{comment_id}" if comment_id else f"mention:media:{media_id}",
+        content={"media_id": str(media_id) if media_id else None, "comment_id": str(comment_id) if comment_id else None},
+        occurred_at=when(change.get("time"), event.payload.get("time")), event_id=event.id))
 
 
 def handle_story_insights(tx, event, change: dict) -> None:
-    """A story's final figures; sent again, they replace the stored ones."""
+    """A story's final figures; sent again, they replace the stored ones (activity, not a message)."""
     value = value_of(change)
+    if not value.get("media_id"):
+        raise MalformedEvent("story insights has no media_id")
     record(tx, event, platform="instagram", kind="story_insights", refresh=True,
-           external_id=require(value, "media_id", "story insights"), data=value,
-           occurred_at=timestamp(change.get("time")))
+           external_id=str(value["media_id"]), data=value, occurred_at=timestamp(change.get("time")))

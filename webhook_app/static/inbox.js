@@ -1,0 +1,233 @@
+// The inbox: the conversation list (/inbox) and one conversation (/inbox/<id>), drawn from the JSON API.
+// An ES module, no build step, no inline script or style (the CSP forbids both).
+
+import { live, throttle } from "./js/live.js";
+
+const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+const $ = (id) => document.getElementById(id);
+const CHANNELS = { instagram: "Instagram", messenger: "Messenger", whatsapp: "WhatsApp" };
+const TICKS = { sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!" };
+const IMAGE_KINDS = new Set(["image", "sticker", "story_mention", "share", "ig_post", "ig_story", "animated_image_share"]);
+
+async function api(method, path) {
+  const options = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+  if (method !== "GET") options.headers["X-CSRFToken"] = csrfToken;
+  const response = await fetch(path, options);
+  if (response.status === 401) window.location.assign(`/auth/login?next=${encodeURIComponent(location.pathname)}`);
+  let data = null;
+  try { data = await response.json(); } catch (e) { data = null; }
+  if (!response.ok) throw new Error((data && data.error) || `HTTP ${response.status}`);
+  return data;
+}
+
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "text") node.textContent = value;
+    else if (key === "class") node.className = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+function showError(error) {
+  const box = $("inbox-error");
+  box.textContent = error ? `Could not load: ${error.message}` : "";
+  box.hidden = !error;
+}
+
+// "just now", "5 min", "3 h", "yesterday", then a date: how long ago, as a person says it.
+function relative(iso) {
+  if (!iso) return "";
+  const then = new Date(iso);
+  const seconds = (Date.now() - then.getTime()) / 1000;
+  if (seconds < 60) return "just now";
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h`;
+  if (seconds < 172800) return "yesterday";
+  return then.toLocaleDateString();
+}
+
+function initial(label) {
+  const letter = (label || "?").replace(/^[@+]/, "").trim().charAt(0);
+  return letter ? letter.toUpperCase() : "?";
+}
+
+// ---- the list -------------------------------------------------------------------------------------
+function conversationItem(c) {
+  const last = c.last_message;
+  const preview = last ? `${last.direction === "outbound" ? "You: " : ""}${last.summary}` : "";
+  const name = c.kind === "comments" ? `${c.contact.label} · comments` : c.contact.label;
+  const link = el("a", { class: "conversation-link", href: `/inbox/${c.id}` },
+    el("span", { class: `avatar avatar-${c.channel}`, "aria-hidden": "true", text: initial(c.contact.label) }),
+    el("span", { class: "conversation-main" },
+      el("span", { class: "conversation-name", text: name }),
+      el("span", { class: "conversation-preview", text: preview })),
+    el("span", { class: "conversation-side" },
+      el("time", { class: "conversation-time", datetime: c.last_message_at, title: new Date(c.last_message_at).toLocaleString(),
+                   text: relative(c.last_message_at) }),
+      el("span", { class: `channel channel-${c.channel}`, text: CHANNELS[c.channel], title: `Account ${c.account_id}` }),
+      c.unread_count > 0 ? el("span", { class: "unread-badge", text: String(c.unread_count),
+                                        "aria-label": `${c.unread_count} unread` }) : null));
+  return el("li", { class: `conversation${c.unread_count > 0 ? " unread" : ""}`, "data-id": c.id }, link);
+}
+
+function listPage() {
+  const state = { cursor: null };
+  const form = $("inbox-filters");
+
+  function params(withCursor) {
+    const query = new URLSearchParams();
+    const q = $("inbox-q").value.trim();
+    if (q) query.set("q", q);
+    if ($("inbox-channel").value) query.set("channel", $("inbox-channel").value);
+    if ($("inbox-unread").checked) query.set("unread", "true");
+    if (withCursor && state.cursor) query.set("before", state.cursor);
+    return query;
+  }
+
+  async function load(more) {
+    try {
+      const page = await api("GET", `/api/conversations?${params(more)}`);
+      const list = $("conversation-list");
+      if (!more) list.replaceChildren();
+      page.conversations.forEach((c) => list.append(conversationItem(c)));
+      state.cursor = page.next_cursor;
+      $("conversation-more").hidden = !state.cursor;
+      $("conversation-empty").hidden = list.children.length > 0;
+      form.closest(".inbox").dataset.loaded = "true";
+      showError(null);
+    } catch (error) { showError(error); }
+  }
+
+  let typing = null;
+  form.addEventListener("submit", (event) => { event.preventDefault(); load(false); });
+  form.addEventListener("change", () => load(false));
+  $("inbox-q").addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => load(false), 250); });
+  $("conversation-more").addEventListener("click", () => load(true));
+  load(false);
+  // New messages arrive through the live stream (the processor announces each batch); polling only while it is down.
+  const refresh = throttle(() => { if (!state.cursor) load(false); }, 500);
+  live(() => refresh());
+}
+
+// ---- one conversation -----------------------------------------------------------------------------
+function attachmentNode(a) {
+  if (a.url && (IMAGE_KINDS.has(a.type) || a.type === "ig_reel" || a.type === "reel" || a.type === "video")) {
+    const label = a.title || a.type.replace(/_/g, " ");
+    return el("a", { class: "attachment", href: a.url, target: "_blank", rel: "noopener noreferrer" },
+      IMAGE_KINDS.has(a.type) ? el("img", { class: "thumb", src: a.url, alt: label, loading: "lazy" })
+                              : el("span", { class: "file-chip", text: `▶ ${label}` }));
+  }
+  const name = a.filename || a.title || (a.voice ? "Voice message" : a.type.replace(/_/g, " "));
+  const chip = el("span", { class: "file-chip", title: a.media_id ? `media id ${a.media_id}` : (a.mime_type || "") },
+    `📎 ${name}`);
+  return a.url ? el("a", { class: "attachment", href: a.url, target: "_blank", rel: "noopener noreferrer" }, chip)
+               : el("span", { class: "attachment" }, chip);
+}
+
+function extras(m) {
+  const parts = [];
+  if (m.location) {
+    const where = m.location.name || m.location.address || `${m.location.latitude}, ${m.location.longitude}`;
+    const maps = `https://www.openstreetmap.org/?mlat=${m.location.latitude}&mlon=${m.location.longitude}`;
+    parts.push(el("a", { class: "location", href: maps, target: "_blank", rel: "noopener noreferrer", text: `📍 ${where}` }));
+    if (m.location.address && m.location.name) parts.push(el("span", { class: "muted small", text: m.location.address }));
+  }
+  (m.contacts || []).forEach((c) => parts.push(el("span", { class: "file-chip",
+    text: `👤 ${c.name || "Contact"}${(c.phones || []).length ? ` · ${c.phones.map((p) => p.phone).join(", ")}` : ""}` })));
+  if (m.order) {
+    parts.push(el("span", { class: "file-chip", text: `🛒 ${m.order.items.length} item(s): ` +
+      m.order.items.map((i) => `${i.quantity} × ${i.product_retailer_id}`).join(", ") }));
+  }
+  if (m.referral) {
+    const r = m.referral;
+    const what = r.headline || (r.ads_context_data && r.ads_context_data.ad_title) || r.ref || r.source_url || "an ad";
+    parts.push(el("span", { class: "referral muted small", text: `From ${r.source || r.source_type || "a link"}: ${what}` }));
+  }
+  if (m.forwarded) parts.push(el("span", { class: "muted small", text: m.forwarded === "frequently" ? "Forwarded many times" : "Forwarded" }));
+  return parts;
+}
+
+function bubble(m) {
+  const outbound = m.direction === "outbound";
+  const body = el("div", { class: "bubble-body" });
+  if (m.reply_to) {
+    const quoted = m.reply_to.story ? "Replied to your story" : m.reply_to.summary;
+    body.append(el("blockquote", { class: "quoted", text: quoted }));
+  }
+  if (m.deleted) body.append(el("p", { class: "deleted", text: "Message deleted" }));
+  else {
+    if (m.choice) body.append(el("p", { class: "choice", text: `Tapped: ${m.choice.title || m.choice.payload || "an option"}` }));
+    else if (m.text) body.append(el("p", { class: "text", text: m.text }));
+    else if (!m.attachments.length) body.append(el("p", { class: "summary muted", text: m.summary }));
+    if (m.attachments.length) body.append(el("div", { class: "attachments" }, ...m.attachments.map(attachmentNode)));
+    extras(m).forEach((part) => body.append(part));
+  }
+  const meta = el("div", { class: "bubble-meta" },
+    el("time", { datetime: m.occurred_at, title: new Date(m.occurred_at).toLocaleString(), text: relative(m.occurred_at) }),
+    m.edited ? el("span", { class: "edited", text: "edited",
+                            title: `Before: ${(m.edits || []).map((e) => e.text || "(no text)").join(" → ")}` }) : null,
+    outbound && m.status ? el("span", { class: `ticks ticks-${m.status}`, text: TICKS[m.status] || m.status,
+                                        title: m.error ? `${m.error.title || "Failed"} (${m.error.code})${m.error.details ? `: ${m.error.details}` : ""}` : m.status,
+                                        "aria-label": m.status }) : null);
+  const item = el("li", { class: `message ${outbound ? "outbound" : "inbound"} kind-${m.kind}`, "data-id": m.external_id },
+    el("div", { class: "bubble" }, body, meta));
+  if (m.error && m.status === "failed") {
+    item.append(el("p", { class: "error small", text: `Not delivered: ${m.error.title || m.error.message || m.error.code}` }));
+  }
+  if (m.reactions.length) {
+    item.append(el("div", { class: "reactions", "aria-label": "Reactions" },
+      ...m.reactions.map((r) => el("span", { class: "reaction", title: r.reaction || "", text: r.emoji }))));
+  }
+  return item;
+}
+
+function conversationPage(root) {
+  const id = root.dataset.conversationId;
+  const state = { cursor: null, shown: new Map(), loaded: false, olderLoaded: false };
+
+  function header(c) {
+    $("conversation-title").textContent = c.kind === "comments" ? `${c.contact.label} · comments` : c.contact.label;
+    const bits = [CHANNELS[c.channel], `account ${c.account_id}`];
+    if (c.contact.username && c.contact.name) bits.push(`@${c.contact.username}`);
+    if (c.thread_key) bits.push(`on ${c.kind === "mentions" ? "media" : "post"} ${c.thread_key}`);
+    $("conversation-meta").textContent = bits.join(" · ");
+  }
+
+  async function load(older) {
+    try {
+      const query = older && state.cursor ? `?before=${encodeURIComponent(state.cursor)}` : "";
+      const c = await api("GET", `/api/conversations/${id}${query}`);
+      header(c);
+      const list = $("message-list");
+      const nodes = c.messages.map((m) => { const node = bubble(m); state.shown.set(m.id, node); return node; });
+      if (older) {
+        list.prepend(...nodes);
+        state.cursor = c.next_cursor;
+        state.olderLoaded = true;
+      } else if (!state.olderLoaded) {  // a refresh redraws the newest page, unless older ones are open
+        const atEnd = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
+        list.replaceChildren(...nodes);
+        if (atEnd || !state.loaded) window.scrollTo(0, document.body.scrollHeight);
+        state.cursor = c.next_cursor;
+        state.loaded = true;
+      }
+      $("messages-older").hidden = !state.cursor;
+      showError(null);
+      if (c.unread_count > 0) await api("POST", `/api/conversations/${id}/read`);  // opening one reads it
+      root.dataset.loaded = "true";
+    } catch (error) { showError(error); }
+  }
+
+  $("messages-older").addEventListener("click", () => load(true));
+  load(false);
+  const refresh = throttle(() => load(false), 500);
+  live(() => refresh());
+}
+
+const root = document.querySelector(".inbox");
+if (root && root.dataset.page === "list") listPage();
+if (root && root.dataset.page === "conversation") conversationPage(root);
