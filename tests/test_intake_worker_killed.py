@@ -32,10 +32,10 @@ def test_killing_the_intake_worker_mid_batch_leaves_no_caller_hanging(settings, 
             started = time.monotonic()
             try:
                 answers[mid] = deliver(server.url, ig_messages("ig-kill", [mid])).status_code
-            except requests.ConnectionError:
-                answers[mid] = "connection closed"
             except requests.Timeout:
                 answers[mid] = f"hung {time.monotonic() - started:.1f}s"
+            except requests.RequestException:  # refused, reset, or cut off mid-answer by the kill
+                answers[mid] = "connection closed"
 
         def load() -> None:
             with ThreadPoolExecutor(16) as pool:  # bursts: batches big enough that the next leader lingers
