@@ -172,7 +172,7 @@ def test_after_a_restart_the_sandbox_still_knows_the_stored_accounts(make_run, t
     events = wait_until(lambda: [e for e in browser.api("GET", "/api/webhook-events").json()["events"]
                                  if e["status"] == "processed"], 30)
     assert events[0]["object"] == "instagram"
-    inbox = browser.api("GET", "/api/interactions").json()
+    inbox = browser.api("GET", "/api/conversations").json()
     assert "still here after the restart" in str(inbox)
     # ... and Select on the other Page still reaches Meta with the stored Page token.
     chosen = browser.api("POST", f"/api/pages/{pages['Sandbox Bakery']['id']}/select")

@@ -48,7 +48,7 @@ def test_prune_drops_the_expired_week_keeps_its_unfinished_events_and_unlinks_th
     sql("UPDATE webhook_events SET status = 'dead_letter' WHERE delivery_id = 1 AND entry_index = 4")
     assert sql(f'SELECT count(*) FROM "{old_week}"') == [(5,)]
     kept_ids = sql("SELECT id FROM webhook_events WHERE delivery_id = 1 AND entry_index >= 3 ORDER BY id")
-    linked = dict(sql("SELECT external_id, event_id FROM interactions"))
+    linked = dict(sql("SELECT external_id, event_id FROM messages"))
     assert len(linked) == 6 and all(linked.values())
 
     done = retention.prune(db, days=30)
@@ -59,10 +59,10 @@ def test_prune_drops_the_expired_week_keeps_its_unfinished_events_and_unlinks_th
     assert sql("SELECT id FROM webhook_events WHERE delivery_id = 1 ORDER BY id") == kept_ids
     assert sorted(sql("SELECT status FROM webhook_events")) == [("dead_letter",), ("pending",), ("processed",)]
     # Inbox rows stay; a link points at an event that exists, or at nothing.
-    links = dict(sql("SELECT i.external_id, e.id IS NOT NULL FROM interactions i "
+    links = dict(sql("SELECT i.external_id, e.id IS NOT NULL FROM messages i "
                      "LEFT JOIN webhook_events e ON e.id = i.event_id"))
     assert links == {"old.0": False, "old.1": False, "old.2": False, "old.3": True, "old.4": True, "recent": True}
-    assert sql("SELECT count(*) FROM interactions WHERE event_id IS NOT NULL") == [(3,)]
+    assert sql("SELECT count(*) FROM messages WHERE event_id IS NOT NULL") == [(3,)]
     rollup, actual = _counts(sql, owner)
     assert rollup == actual == {"processed": 1, "pending": 1, "dead_letter": 1}
     # This week and the four ahead exist, so the intake never writes to the default partition.
@@ -85,7 +85,7 @@ def test_kept_events_leave_the_default_partition_once_processed_and_old(server, 
     sql("UPDATE webhook_events SET processed_at = now() - interval '31 days'")
     assert retention.prune(db, days=30)["events"] == 1
     assert sql("SELECT count(*) FROM webhook_events") == [(0,)]
-    assert sql("SELECT count(*) FROM interactions WHERE event_id IS NOT NULL") == [(0,)]
+    assert sql("SELECT count(*) FROM messages WHERE event_id IS NOT NULL") == [(0,)]
     assert _counts(sql, owner) == ({}, {})
     assert old_week not in _partitions(sql)
 
@@ -190,9 +190,9 @@ def test_deleting_an_event_unlinks_its_inbox_row(server, sql, settings, db):
     owner = add_owner(sql, "delete@example.com", OWNER_ACCOUNT)
     assert deliver(server.url, ig_messages(OWNER_ACCOUNT, ["gone", "stays"])).status_code == 200
     assert _drain(settings).processed == 2
-    doomed = sql("SELECT event_id FROM interactions WHERE external_id = 'gone'")[0][0]
+    doomed = sql("SELECT event_id FROM messages WHERE external_id = 'gone'")[0][0]
     assert events.delete_event(db, owner, doomed) is True
-    assert dict(sql("SELECT external_id, event_id IS NULL FROM interactions")) == {"gone": True, "stays": False}
-    assert events.delete_event(db, owner + 1, sql("SELECT event_id FROM interactions WHERE external_id = 'stays'")[0][0]) \
+    assert dict(sql("SELECT external_id, event_id IS NULL FROM messages")) == {"gone": True, "stays": False}
+    assert events.delete_event(db, owner + 1, sql("SELECT event_id FROM messages WHERE external_id = 'stays'")[0][0]) \
         is False  # another user's event: nothing happens
-    assert sql("SELECT count(*) FROM interactions WHERE event_id IS NOT NULL") == [(1,)]
+    assert sql("SELECT count(*) FROM messages WHERE event_id IS NOT NULL") == [(1,)]

@@ -143,6 +143,11 @@ def _drain(settings):
 
 @pytest.mark.sandbox
 def test_the_next_n_webhooks_fail_then_webhooks_recover(sandbox, server, settings, sql):
+    """Broken samples reach the app signed and stored (200); their events go to dead letter at once (a payload
+    that can never succeed is not retried, SPEC 8); the next sample is intact again."""
+    owner = sql("INSERT INTO users (email, password_hash) VALUES ('fails@example.com', 'x') RETURNING id")[0][0]
+    for page_id in list(sandbox.state.pages):   # the Pages are connected: events of nobody's ids are only kept
+        sql("INSERT INTO account_routes (external_id, user_id, kind) VALUES (%s, %s, 'page')", (page_id, owner))
     assert requests.post(sandbox.url + "/_sandbox/api/failing", json={"count": 2}, timeout=10).json() == {
         "failing_webhooks": 2}
     sent = [requests.post(sandbox.url + "/_sandbox/api/webhooks", json={"kind": "page_feed"}, timeout=10).json()
@@ -151,8 +156,8 @@ def test_the_next_n_webhooks_fail_then_webhooks_recover(sandbox, server, setting
     assert [s.get("broken", False) for s in sent] == [True, True, False]
     _drain(settings)
     statuses = sorted(s for (s,) in sql("SELECT status FROM webhook_events"))
-    assert statuses == ["failed", "failed", "processed"]
-    errors = sql("SELECT errors->0->>'message' FROM webhook_events WHERE status = 'failed'")
+    assert statuses == ["dead_letter", "dead_letter", "processed"]
+    errors = sql("SELECT errors->0->>'message' FROM webhook_events WHERE status = 'dead_letter'")
     assert all("no value object" in e for (e,) in errors), errors
 
 

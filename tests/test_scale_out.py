@@ -101,7 +101,7 @@ def test_three_webs_two_processors_through_pgbouncer_survive_a_sigkill_each(
                        "AND errors::text LIKE '%%lease expired%%'", (held,)) == [(len(held),)]
 
         # Processed exactly once: one inbox row per message, for its owner, with its text.
-        inbox = sql("SELECT external_id, user_id, text FROM interactions WHERE kind = 'message'")
+        inbox = sql("SELECT external_id, user_id, text FROM messages WHERE direction = 'inbound'")
         assert sorted(inbox) == sorted((mid, owner, f"scale {mid}") for mid in mids)
 
         # It all went through PgBouncer, and the dashboard's figures agree with what was stored.
@@ -139,7 +139,7 @@ def test_a_napping_processor_behind_pgbouncer_is_woken_through_its_direct_listen
                                "'process-webhooks-listen' AND datname = current_database()")[0][0] == 1
                    and sql("SELECT count(*) FROM webhook_processor_naps WHERE until > now()")[0][0] == 1, timeout=30)
         assert deliver(server.url, ig_messages(ACCOUNT, ["mid.nap"])).status_code == 200
-        wait_until(lambda: sql("SELECT count(*) FROM interactions WHERE external_id = 'mid.nap' AND user_id = %s",
+        wait_until(lambda: sql("SELECT count(*) FROM messages WHERE external_id = 'mid.nap' AND user_id = %s",
                                (owner,)) == [(1,)], timeout=15)
     finally:
         processor.stop()

@@ -85,7 +85,10 @@ class Browser:
             data.setdefault("csrf_token", self._token())
         kw.setdefault("allow_redirects", False)
         kw.setdefault("timeout", 15)
-        return self.http.post(self.url(path), data=data, **kw)
+        answer = self.http.post(self.url(path), data=data, **kw)
+        if path.split("?")[0] in ("/auth/login", "/auth/register") and answer.status_code == 302:
+            self.csrf_token = None  # a login rotates the CSRF token: the next page a browser loads has the new one
+        return answer
 
     def api(self, method: str, path: str, *, csrf: bool = True, **kw) -> requests.Response:
         """A JSON call as the dashboard's script makes it (CSRF token in the header)."""

@@ -46,6 +46,8 @@ def _http_error(exc: HTTPException):
     message = exc.description or exc.name
     if exc.code == 429:
         seconds = _retry_after()
+        if seconds is None and isinstance(getattr(exc, "retry_after", None), int):
+            seconds = exc.retry_after  # the failed-login limit (auth/login_limit.py) says it on the exception
         if seconds:
             headers.setdefault("Retry-After", str(seconds))
         wait = f"in {wait_phrase(seconds)}" if seconds else "later"
