@@ -13,57 +13,6 @@ log = logging.getLogger(__name__)
 _CHANNEL = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-class Notifications:
-    """A LISTEN connection: wait() returns True on a NOTIFY, False when time is up.
-
-    It connects on the first wait() and again after losing the connection (pausing `retry_pause`
-    between tries); each (re)connection answers True at once, because anything committed while
-    nobody listened was never announced. A set `stop` ends any wait within half a second.
-    """
-
-    def __init__(self, dsn: str, channel: str, stop: threading.Event, application_name: str,
-                 retry_pause: float = 2.0):
-        if not _CHANNEL.match(channel):
-            raise ValueError(f"not a channel name: {channel!r}")
-        self.dsn = dsn
-        # LISTEN takes no parameters; the channel is one of our constants, checked above.
-        self.listen_sql = f"LISTEN {channel}"
-        self.stop = stop
-        self.application_name = application_name
-        self.retry_pause = retry_pause
-        self._conn = None
-
-    def wait(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not self.stop.is_set():
-            try:
-                if self._conn is None:
-                    self._conn = psycopg2.connect(self.dsn, connect_timeout=5, application_name=self.application_name)
-                    self._conn.autocommit = True
-                    self._conn.cursor().execute(self.listen_sql)
-                    return True
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                if select.select([self._conn], [], [], min(0.5, left))[0]:
-                    self._conn.poll()
-                    if self._conn.notifies:
-                        self._conn.notifies.clear()
-                        return True
-            except psycopg2.Error as exc:
-                log.error("LISTEN connection lost (%s); polling until it is back", str(exc).strip())
-                self.close()
-                self.stop.wait(self.retry_pause)
-        return False
-
-    def close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
-
-
 class Listener:
     """A LISTEN connection on several channels that hands back what was sent: [(channel, payload)].
 
@@ -115,3 +64,20 @@ class Listener:
                 self._conn.close()
             finally:
                 self._conn = None
+
+
+class Notifications(Listener):
+    """A LISTEN connection on one channel as an alarm clock: wait() returns True on a NOTIFY, False when time is up.
+
+    It connects on the first wait() and again after losing the connection (pausing `retry_pause`
+    between tries); each (re)connection answers True at once, because anything committed while
+    nobody listened was never announced. A set `stop` ends any wait within half a second.
+    """
+
+    def __init__(self, dsn: str, channel: str, stop: threading.Event, application_name: str,
+                 retry_pause: float = 2.0):
+        super().__init__(dsn, (channel,), stop, application_name, retry_pause)
+
+    def wait(self, timeout: float) -> bool:
+        got = self.receive(timeout)
+        return got is None or bool(got)
