@@ -69,8 +69,18 @@ def test_three_webs_two_processors_through_pgbouncer_survive_a_sigkill_each(
             wait_until(lambda: answers.count(200) >= DELIVERIES // 3, timeout=120, interval=0.01)
             victim = processors[0]
             holding = f"%:{victim.proc.pid}:%"
-            caught = _wait_for(lambda: sql("SELECT count(*) FROM webhook_events WHERE status = 'processing' "
-                                           "AND locked_by LIKE %s", (holding,))[0][0] > 0, seconds=10)
+            seen = []
+
+            def holding_or_late() -> bool:
+                if sql("SELECT count(*) FROM webhook_events WHERE status = 'processing' "
+                       "AND locked_by LIKE %s", (holding,))[0][0] > 0:
+                    seen.append(True)
+                    return True
+                # Not caught holding by two thirds of the load: kill it anyway, while deliveries still arrive.
+                return answers.count(200) >= 2 * DELIVERIES // 3
+
+            _wait_for(holding_or_late, seconds=10)
+            caught = bool(seen)
             victim.kill()
             # What it held when it died stays held until its lease runs out (nobody else may touch it).
             held = [row[0] for row in sql("SELECT id FROM webhook_events WHERE status = 'processing' "
