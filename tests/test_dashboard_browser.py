@@ -390,3 +390,19 @@ def test_templates_page_lists_filters_and_searches_synced_templates(page_factory
     expect(dark.locator("#templates-body tr")).to_have_count(len(every))
     shot(dark, "templates-dark-390px")
     assert page.problems == [] and dark.problems == []
+
+
+def test_health_page_lists_the_timed_jobs_and_runs_one_now(page_factory, owner, sql):
+    """The timers' jobs with their calendars; Run now queues one run for the background-jobs worker."""
+    page = page_factory(1440, 900)
+    log_in(page)
+    go(page, "/health")
+    prune = page.locator('tr[data-job="prune"]')
+    prune.wait_for()
+    assert page.locator("#timed-jobs tr").count() >= 6   # every timer of deployment/systemd
+    assert prune.locator("code").inner_text().strip()    # its OnCalendar= schedule
+    assert sql("SELECT count(*) FROM background_jobs WHERE kind = 'timed_job'") == [(0,)]
+    prune.get_by_role("button", name="Run now: prune").click()
+    page.get_by_text("prune queued").wait_for()
+    assert sql("SELECT payload->>'name', status FROM background_jobs WHERE kind = 'timed_job'") == [("prune", "queued")]
+    shot(page, "health-jobs-1440px")

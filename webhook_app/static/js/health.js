@@ -1,5 +1,5 @@
 // Health: is Meta reaching us (verification, last received / processed, failure rate), and the queue.
-import { $, api, el, timeEl, when } from "./api.js";
+import { $, api, busy, el, timeEl, toast, when } from "./api.js";
 import { live, throttle } from "./live.js";
 
 function facts(box, rows) {
@@ -28,5 +28,24 @@ async function load() {
   ]);
 }
 
+// The timers' jobs (issue 18's /api/timed-jobs), each with Run now.
+async function loadJobs() {
+  const { jobs } = await api("GET", "/api/timed-jobs");
+  $("timed-jobs").replaceChildren(...jobs.map((job) => {
+    const button = el("button", { type: "button", class: "small secondary", "data-run-job": job.name,
+                                  "aria-label": `Run now: ${job.name}`, text: "Run now" });
+    button.addEventListener("click", () => busy(button, async () => {
+      const answer = await api("POST", `/api/timed-jobs/${encodeURIComponent(job.name)}/run`);
+      toast(answer.queued ? `${job.name} queued: the background-jobs worker runs it next.` : answer.message, "ok", button);
+    }));
+    return el("tr", { "data-job": job.name },
+      el("td", {}, el("strong", { text: job.name }), el("div", { class: "muted", text: job.description || "" })),
+      el("td", { class: "wide-only" }, el("code", { text: job.schedule })),
+      el("td", {}, job.next_run ? timeEl(job.next_run) : "–"),
+      el("td", {}, button));
+  }));
+}
+
 load().catch((error) => facts($("health-facts"), [["Could not load", error.message]]));
+loadJobs().catch((error) => $("timed-jobs").replaceChildren(el("tr", {}, el("td", { colSpan: 4, text: `Could not load: ${error.message}` }))));
 live(throttle(() => load().catch(() => {}), 1000));
