@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import argparse
 import random
-import tempfile
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import bcrypt
 import psycopg2
 
 from bench.common import Postgres
-from bench.dashboard import PASSWORD, USERS, Client, machine, percentile
-from webhook_app import create_app
-from webhook_app.config import DEFAULT_RATELIMITS, Settings
+from bench.dashboard import PASSWORD, USERS, logged_in_clients, machine, percentile
 
 LOAD_SQL = """
 INSERT INTO users (email, password_hash)
@@ -85,14 +81,7 @@ def main(argv=None) -> dict:
         conversations, messages = cur.fetchone()
         print(f"Loaded {conversations:,} conversations and {messages:,} messages for {USERS} users "
               f"in {time.perf_counter() - started:.1f} s")
-        cur.execute("SELECT id, email FROM users ORDER BY id")
-        users = cur.fetchall()
-        limits = dict(DEFAULT_RATELIMITS, RATELIMIT_API_USER="1000000 per 15 minutes")
-        settings = Settings(database_url=dsn, secret_key="bench", token_encryption_keys=(b"b" * 32,),
-                            meta_app_secret="bench", meta_verify_token="bench", bcrypt_rounds=4,
-                            var_dir=Path(tempfile.gettempdir()), log_level="WARNING", ratelimits=limits)
-        app = create_app(settings)
-        clients = {user_id: Client(app, email) for user_id, email in users}
+        users, clients, app = logged_in_clients(cur, dsn)
         rng = random.Random(7)
         paths = {
             "first page (limit 50)": lambda u: "/api/conversations?limit=50",

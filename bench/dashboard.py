@@ -95,6 +95,18 @@ def machine() -> str:
     return f"{platform.node()} · {cpu} · {os.cpu_count()} cores · {memory} · Python {platform.python_version()}"
 
 
+def logged_in_clients(cur, dsn: str) -> tuple[list, dict, object]:
+    """The loaded users (id, email), a logged-in client of the app for each (no rate limit in the way), the app."""
+    cur.execute("SELECT id, email FROM users ORDER BY id")
+    users = cur.fetchall()
+    limits = dict(DEFAULT_RATELIMITS, RATELIMIT_API_USER="1000000 per 15 minutes")
+    settings = Settings(database_url=dsn, secret_key="bench", token_encryption_keys=(b"b" * 32,),
+                        meta_app_secret="bench", meta_verify_token="bench", bcrypt_rounds=4,
+                        var_dir=Path(tempfile.gettempdir()), log_level="WARNING", ratelimits=limits)
+    app = create_app(settings)
+    return users, {user_id: Client(app, email) for user_id, email in users}, app
+
+
 class Client:
     """One logged-in user of the app, through Flask's test client (no network in the figures)."""
 
@@ -136,14 +148,7 @@ def run(dsn: str, events: int, samples: int) -> None:
     print(f"Loaded {total:,} events for {owners} users in {loaded:.1f} s (rollup triggers on); "
           f"webhook_events is {size} with indexes")
 
-    cur.execute("SELECT id, email FROM users ORDER BY id")
-    users = cur.fetchall()
-    limits = dict(DEFAULT_RATELIMITS, RATELIMIT_API_USER="1000000 per 15 minutes")
-    settings = Settings(database_url=dsn, secret_key="bench", token_encryption_keys=(b"b" * 32,),
-                        meta_app_secret="bench", meta_verify_token="bench", bcrypt_rounds=4,
-                        var_dir=Path(tempfile.gettempdir()), log_level="WARNING", ratelimits=limits)
-    app = create_app(settings)
-    clients = {user_id: Client(app, email) for user_id, email in users}
+    users, clients, app = logged_in_clients(cur, dsn)
     rng = random.Random(7)
 
     # The first stats read of each user folds the deltas the bulk load left (a week of minutes).
