@@ -211,8 +211,8 @@ def run(dsn: str, events: int, samples: int) -> None:
     user_id = users[0][0]
     for name, before_at, before_id in (("first", None, None), ("deep", *decode_cursor(deep[user_id]))):
         cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + query("list_user_webhook_events"),
-                    {"user_id": user_id, "status": None, "object": None, "field": None, "since": None,
-                     "until": None, "before_at": before_at, "before_id": before_id, "limit": 51})
+                    {"user_id": user_id, "status": None, "object": None, "field": None, "account": None, "q": None,
+                     "since": None, "until": None, "before_at": before_at, "before_id": before_id, "limit": 51})
         plan = cur.fetchone()[0][0]
         plans[name] = (plan["Execution Time"], plan["Plan"]["Shared Hit Blocks"] + plan["Plan"]["Shared Read Blocks"],
                        plan["Plan"]["Plans"][0].get("Index Name"))
