@@ -74,3 +74,16 @@ def test_reading_a_conversation_with_an_attachment_a_reaction_and_a_reply(page_f
     expect(page.locator(".conversation").first.locator(".conversation-name")).to_have_text("Instagram user 2919")
     page.wait_for_function("() => document.querySelector('.inbox').dataset.loaded === 'true'")
     expect(page.locator(".unread-badge")).to_have_count(0)
+
+    # Screenshots of the conversation, light and dark, at phone and desktop width (test-artifacts/).
+    from tests.test_dashboard_browser import shot
+
+    for width, height in ((390, 844), (1440, 900)):
+        for scheme in ("light", "dark"):
+            page.set_viewport_size({"width": width, "height": height})
+            page.emulate_media(color_scheme=scheme)
+            page.goto("/inbox")
+            page.locator(".conversation a").first.click()
+            page.wait_for_url(re.compile(r"/inbox/\d+$"))
+            expect(page.locator(".message")).to_have_count(3)
+            shot(page, f"inbox-conversation-{scheme}-{width}px")
