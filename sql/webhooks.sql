@@ -2,17 +2,17 @@
 -- Only the package named here runs them (tests/test_query_ownership.py).
 
 -- store_deliveries --
--- Store a batch of distinct deliveries and their events, in one statement and one durable commit; returns the digest of
--- each delivery stored (bytes stored before return nothing). The statement is the function of migration 0120, so its
--- plan is kept by the server without a prepared statement (none survives PgBouncer's transaction pooling). It locks
--- no shared row and sends no NOTIFY (wake_sleeping_webhook_processors does, after the commit).
-SELECT stored_sha256 FROM store_webhook_deliveries(%(digests)s::bytea, %(bodies)s::jsonb);
+-- Store a batch of distinct deliveries and their events, in one statement, one round trip and one durable commit;
+-- returns the digest of each delivery stored (bytes stored before return nothing) and whether anyone naps. The
+-- statement is the function of migration 0160, so its plan is kept by the server without a prepared statement (none
+-- survives PgBouncer's transaction pooling). It locks no shared row and sends no NOTIFY (wake_webhook_processors
+-- does, after the commit, when `napping` says so).
+SELECT stored_sha256, napping FROM store_webhook_deliveries(%(digests)s::bytea, %(bodies)s::jsonb, %(requests)s::jsonb);
 
--- wake_sleeping_webhook_processors --
--- After an intake commit: wake the processors, only while one has recorded a nap (its own statement, so the
--- deliveries' commit does not take the lock PostgreSQL serializes notifying commits with; and read after that
--- commit, so a processor that records its nap later finds the events when it looks once more).
-SELECT pg_notify('webhook_events', 'intake') FROM webhook_processor_naps WHERE until > now() LIMIT 1;
+-- wake_webhook_processors --
+-- After an intake commit that found a nap: wake the processors and open streams (a statement of its own, so the
+-- deliveries' commit does not take the lock PostgreSQL serializes notifying commits with).
+SELECT pg_notify('webhook_events', 'intake');
 
 -- count_duplicate_deliveries --
 -- Deliveries whose bytes were stored before: add how often each arrived again to its own row.
@@ -106,13 +106,18 @@ SELECT extract(epoch FROM min(run_at) - now())::float8 AS seconds
 FROM webhook_events WHERE status IN ('pending', 'failed');
 
 -- record_webhook_processor_nap --
--- A follower found nothing to do and is about to wait: until then, the intake wakes it (wake_sleeping_webhook_processors).
+-- A follower found nothing to do and is about to wait: until then, the intake wakes it (wake_webhook_processors).
 -- Naps of workers long gone (each process start names its workers anew) are forgotten on the way.
+-- Before its commit it waits for the intake statements under way (migration 0160's handshake): each of them either
+-- commits first, so the follower's look after this finds its events, or reads the naps after this commit and NOTIFYs.
 WITH forgotten AS (
     DELETE FROM webhook_processor_naps WHERE until < now() - interval '1 hour'
+), napped AS (
+    INSERT INTO webhook_processor_naps (worker, until) VALUES (%(worker)s, now() + make_interval(secs => %(seconds)s))
+    ON CONFLICT (worker) DO UPDATE SET until = EXCLUDED.until
+    RETURNING worker
 )
-INSERT INTO webhook_processor_naps (worker, until) VALUES (%(worker)s, now() + make_interval(secs => %(seconds)s))
-ON CONFLICT (worker) DO UPDATE SET until = EXCLUDED.until;
+SELECT pg_advisory_xact_lock(7020, 0) FROM napped;
 
 -- record_webhook_processing_errors --
 -- After a batch in which handlers failed: each user's latest error (only such batches write here; a batch that went

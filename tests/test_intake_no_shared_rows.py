@@ -25,7 +25,8 @@ def test_a_delivery_does_not_wait_for_another_uncommitted_one_of_the_same_owner(
         with other.cursor() as cur:
             raw, _ = delivery(ig_messages("ig-1", ["m.other"]))
             cur.execute(query("store_deliveries"), {"digests": intake.hashlib.sha256(raw).digest(),
-                                                    "bodies": "[" + raw.decode() + "]"})
+                                                    "bodies": "[" + raw.decode() + "]",
+                                                    "requests": '[{"headers": {}}]'})
         outcome = []
         store = threading.Thread(target=lambda: outcome.append(Intake(db).store(*delivery(ig_messages("ig-1", ["m.mine"])))))
         store.start()
@@ -80,3 +81,36 @@ def test_a_nap_is_recorded_per_worker_and_the_naps_of_workers_long_gone_are_forg
     event_queue.nap(db, "host:2:b:0", 1.5)  # the same worker again: one row, pushed back
     assert sql("SELECT worker, until > now() + interval '1 second' FROM webhook_processor_naps") == [
         ("host:2:b:0", True)]
+
+
+def test_a_nap_recorded_while_a_delivery_is_being_stored_waits_for_it_so_the_delivery_is_not_missed(db, sql, database_url):
+    """The intake reads the naps inside its own statement (one round trip, migration 0160). A follower that
+    records its nap while such a statement is under way, having read no nap, must not look for work before
+    that delivery commits: it would find nothing, and nobody would wake it until its poll."""
+    add_owner(sql, "owner@example.com", "ig-1")
+    other = psycopg2.connect(database_url)  # another receiver, mid-way through its batch
+    try:
+        with other.cursor() as cur:
+            raw, _ = delivery(ig_messages("ig-1", ["m.late"]))
+            cur.execute(query("store_deliveries"), {"digests": intake.hashlib.sha256(raw).digest(),
+                                                    "bodies": "[" + raw.decode() + "]",
+                                                    "requests": '[{"headers": {}}]'})
+            assert [row[1] for row in cur.fetchall()] == [False]  # nobody napped when it looked
+        napped = threading.Event()
+        follower = threading.Thread(target=lambda: (event_queue.nap(db, "host:3:c:0", 5), napped.set()))
+        follower.start()
+        assert not napped.wait(0.5), "the nap was recorded while a delivery that had not seen it was uncommitted"
+        other.commit()
+        assert napped.wait(10)
+        follower.join(10)
+        # The follower's look after its nap (processor._nap) now finds the delivery's event.
+        assert event_queue.seconds_until_due(db) is not None
+    finally:
+        other.close()
+    # A batch that starts after the nap reads it, and so NOTIFYs.
+    listener = _listener(database_url)
+    try:
+        assert Intake(db).store(*delivery(ig_messages("ig-1", ["m.after"]))).events == 1
+        assert _notified(listener, 5)
+    finally:
+        listener.close()

@@ -102,6 +102,34 @@ def parse_envelope(raw: bytes) -> Envelope:
 class _Delivery:
     digest: bytes
     envelope: Envelope
+    request: str = '{"headers": {}}'  # JSON {"headers": {...}, "remote_addr": ...}: how it came (request_json)
+
+
+# The request headers kept with each delivery (shown with its events): what says who sent it and how. Meta signs
+# with X-Hub-Signature-256 (and the older SHA-1 X-Hub-Signature); the signature is no secret (it proves only these
+# bytes, stored anyway) and helps to see why a delivery was refused or sent twice. Cookies, Authorization and the
+# like are never kept. WSGI environ name -> header name.
+DELIVERY_HEADERS = (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length"),
+                    ("HTTP_USER_AGENT", "User-Agent"), ("HTTP_X_HUB_SIGNATURE_256", "X-Hub-Signature-256"),
+                    ("HTTP_X_HUB_SIGNATURE", "X-Hub-Signature"), ("HTTP_X_FORWARDED_FOR", "X-Forwarded-For"))
+_PREFIXED = ("HTTP_X_META_", "HTTP_X_FB_")  # any X-Meta-* or X-FB-* header Meta adds
+MAX_HEADER_VALUE = 512  # characters kept of each value
+MAX_PREFIXED = 8  # X-Meta-* / X-FB-* headers kept at most
+
+
+def request_json(environ) -> str:
+    """The headers worth keeping (DELIVERY_HEADERS) and the peer's address, as JSON text for store()."""
+    headers = {}
+    for key, name in DELIVERY_HEADERS:
+        value = environ.get(key)
+        if value:
+            headers[name] = value[:MAX_HEADER_VALUE]
+    prefixed = 0
+    for key, value in environ.items():
+        if key.startswith(_PREFIXED) and prefixed < MAX_PREFIXED and isinstance(value, str):
+            headers[key[5:].replace("_", "-").title()] = value[:MAX_HEADER_VALUE]  # X-Meta-Foo
+            prefixed += 1
+    return json.dumps({"headers": headers, "remote_addr": environ.get("REMOTE_ADDR")})
 
 
 class Intake:
@@ -126,9 +154,12 @@ class Intake:
         self._totals = Counter()
         self._summary_at = float("-inf")  # so the first commit is logged at once
 
-    def store(self, raw: bytes, envelope: Envelope) -> Stored:
-        """Store one delivery and one pending event per entry; DatabaseUnavailable if it was not stored."""
-        return self._batches.submit(_Delivery(hashlib.sha256(raw).digest(), envelope))
+    def store(self, raw: bytes, envelope: Envelope, request: str = _Delivery.request) -> Stored:
+        """Store one delivery and one pending event per entry; DatabaseUnavailable if it was not stored.
+
+        `request` is request_json() of the delivery's request (the receiver passes it; tests may not).
+        """
+        return self._batches.submit(_Delivery(hashlib.sha256(raw).digest(), envelope, request))
 
     def _store_batch(self, deliveries: list[_Delivery]) -> list[Stored | Exception]:
         first: dict[bytes, _Delivery] = {}  # the same bytes twice in one batch: the later ones are duplicates
@@ -138,14 +169,15 @@ class Intake:
             # Each body is JSON already (parse_envelope read it), so joined with commas they are a JSON array.
             # Idempotent (a body stored already is a duplicate), so a connection lost mid-way is retried once.
             rows = self.db.statement_rows("store_deliveries", idempotent=True, digests=b"".join(first),
-                                          bodies="[" + ",".join(d.envelope.text for d in first.values()) + "]")
+                                          bodies="[" + ",".join(d.envelope.text for d in first.values()) + "]",
+                                          requests="[" + ",".join(d.request for d in first.values()) + "]")
         except InvalidData:
             # JSON that Python reads but PostgreSQL's jsonb refuses (a \u0000, a lone surrogate).
             if len(deliveries) == 1:
                 return [InvalidEnvelope("body holds text PostgreSQL cannot store")]
             return [outcome for delivery in deliveries for outcome in self._store_batch([delivery])]
         stored = {bytes(row[0]) for row in rows}
-        if rows:
+        if rows and rows[0][1]:  # someone naps (read in the same statement, migration 0160)
             self._wake_processors()
         again: dict[bytes, int] = {}  # digest -> arrivals that stored nothing
         outcomes: list[Stored | Exception] = []
@@ -167,9 +199,9 @@ class Intake:
         return outcomes
 
     def _wake_processors(self) -> None:
-        """NOTIFY, after the commit and only while a processor naps: the events are stored whatever this does."""
+        """NOTIFY, after the commit, because a processor naps: the events are stored whatever this does."""
         try:
-            self.db.statement_rows("wake_sleeping_webhook_processors")
+            self.db.statement_rows("wake_webhook_processors")
         except DatabaseUnavailable as exc:  # the processors poll as well; the deliveries are committed
             log.warning("stored deliveries, but could not wake the processors: %s", exc)
 

@@ -101,7 +101,7 @@ class Receiver:
             raise Refused(401, "Invalid signature") from None
         try:
             envelope = intake.parse_envelope(raw)
-            stored = self.intake.store(raw, envelope)
+            stored = self.intake.store(raw, envelope, intake.request_json(environ))
         except intake.InvalidEnvelope as exc:
             log.warning("webhook refused: %s", exc, extra={"request_id": request_id})
             raise Refused(400, f"Bad request: {exc}") from None
