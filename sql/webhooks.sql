@@ -246,11 +246,13 @@ ORDER BY kind, count DESC, value
 LIMIT 300;
 
 -- get_user_webhook_event --
--- One of a user's events with its payload and error history, and its delivery: when it came, how often again.
+-- One of a user's events with its payload and error history, and its delivery: when it came, how often again, and the
+-- request headers and peer address it came with (NULL for deliveries stored before migration 0160).
 SELECT e.id, e.delivery_id, e.entry_index, e.object, e.field, e.entry_id, e.payload, e.status, e.attempts, e.errors,
        e.note, e.received_at, e.run_at, e.processed_at, e.updated_at, e.lease_expires_at,
        d.received_at AS delivered_at, d.entry_count AS delivery_entries, d.duplicate_count,
-       d.last_duplicate_at, encode(d.body_sha256, 'hex') AS delivery_sha256
+       d.last_duplicate_at, encode(d.body_sha256, 'hex') AS delivery_sha256,
+       d.headers AS delivery_headers, d.remote_addr AS delivery_remote_addr
 FROM webhook_events e JOIN webhook_deliveries d ON d.id = e.delivery_id
 WHERE e.id = %(event_id)s AND e.user_id = %(user_id)s;
 

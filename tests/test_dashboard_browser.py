@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.support.live import consent
 from tests.support.rows import insert_event, user_id
-from tests.support.webhooks import deliver
+from tests.support.webhooks import deliver, sign
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # drives Chromium
 
@@ -207,6 +207,28 @@ def test_a_delivery_appears_on_the_open_events_page_without_reloading(page_facto
     assert page.locator("#events-body tr").first.get_attribute("data-event-id") == str(arrived)
     assert page.evaluate("document.activeElement.closest('tr').dataset.eventId") == str(earlier)
     assert page.locator("#live-state").inner_text() == "Live"
+    assert page.problems == []
+
+
+def test_an_event_page_shows_the_headers_its_delivery_came_with(page_factory, owner, sql, server):
+    sql("INSERT INTO account_routes (external_id, user_id, kind) VALUES ('ig-owned', %s, 'instagram')", (owner,))
+    mention = {"object": "instagram", "entry": [{"id": "ig-owned", "time": 1700000000, "changes": [
+        {"field": "mentions", "value": {"media_id": "m-1", "comment_id": "c-1"}}]}]}
+    body = json.dumps(mention).encode()
+    assert deliver(server.url, body).status_code == 200
+    arrived = sql("SELECT id FROM webhook_events WHERE user_id = %s", (owner,))[0][0]
+    older = insert_event(sql, owner)  # stored without headers (as before they were kept)
+    page = page_factory()
+    log_in(page)
+    go(page, f"/events/{arrived}")
+    headers = page.locator("#detail-headers")
+    expect(headers.locator("dt", has_text="X-Hub-Signature-256")).to_be_visible()
+    assert headers.locator("dt").all_inner_texts() == ["Content-Length", "Content-Type", "User-Agent",
+                                                       "X-Hub-Signature-256", "From address"]  # by name
+    assert headers.locator("dd").nth(1).inner_text() == "application/json"
+    assert sign(body) in headers.inner_text() and "127.0.0.1" in headers.inner_text()
+    go(page, f"/events/{older}")
+    expect(headers).to_contain_text("stored before headers were kept")
     assert page.problems == []
 
 

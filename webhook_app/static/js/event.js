@@ -23,6 +23,7 @@ function show(event) {
     ["Delivery SHA-256", el("span", {}, el("code", { class: "hash", text: event.delivery_sha256 }), " ", copyButton(event.delivery_sha256, "digest"))]];
   facts.replaceChildren(...rows.flatMap(([label, value]) => [el("dt", { text: label }), el("dd", {}, value)]));
   $("detail-payload").textContent = JSON.stringify(event.payload, null, 2);
+  showHeaders(event);
   const errors = $("detail-errors");
   errors.replaceChildren();
   event.errors.forEach((error) => errors.append(el("li", {}, el("strong", { text: `Attempt ${error.attempt}` }),
@@ -35,6 +36,18 @@ function show(event) {
   $("detail-action-note").textContent = retryable ? "" : event.status === "processing"
     ? "A worker is handling this event right now." : `Retry is for failed events; this one is ${STATUS_LABELS[event.status].toLowerCase()}. Replay runs it again anyway.`;
   $("event-detail").dataset.status = event.status;
+}
+
+// The delivery's request headers (X-Hub-Signature-256 in full: it proves only these bytes, it is no secret).
+function showHeaders(event) {
+  const list = $("detail-headers");
+  if (!event.delivery_headers) {
+    list.replaceChildren(el("dt", { text: "Not recorded" }), el("dd", { text: "This delivery was stored before headers were kept." }));
+    return;
+  }
+  const rows = Object.entries(event.delivery_headers).sort(([a], [b]) => a.localeCompare(b)).map(([name, value]) => [name, el("code", { class: "hash", text: value })]);
+  if (event.delivery_remote_addr) rows.push(["From address", el("code", { text: event.delivery_remote_addr })]);
+  list.replaceChildren(...rows.flatMap(([label, value]) => [el("dt", { text: label }), el("dd", {}, value)]));
 }
 
 async function load() {
