@@ -99,6 +99,30 @@ def _postgres_pids(admin_url: str) -> list[int]:
     return [int(Path(data_directory, "postmaster.pid").read_text().split()[0])]
 
 
+def _napping(url: str, notify_in_commit: bool):
+    """A processor that naps for the whole run, LISTENing as the real one does; returns its connection.
+
+    With notify_in_commit, the intake function NOTIFYs inside the deliveries' transaction and tells the
+    caller nobody naps (so it sends no statement after the commit): the alternative migration 0160 did
+    not take, measured in the same conditions.
+    """
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("LISTEN webhook_events")
+        cur.execute("INSERT INTO webhook_processor_naps (worker, until) VALUES ('bench:napping', now() + interval '1 day')")
+        if notify_in_commit:
+            cur.execute("SELECT pg_get_functiondef('store_webhook_deliveries(bytea, jsonb, jsonb)'::regprocedure)")
+            definition = cur.fetchone()[0]
+            marker = "SELECT delivery.body_sha256, naps.napping FROM delivery CROSS JOIN naps;"
+            assert marker in definition, "store_webhook_deliveries changed: update bench.intake --notify-in-commit"
+            definition = definition.replace(marker, "SELECT delivery.body_sha256, false FROM delivery;")
+            cur.execute(definition.replace("RETURN QUERY", "IF EXISTS (SELECT 1 FROM webhook_processor_naps WHERE "
+                                           "until > now()) THEN PERFORM pg_notify('webhook_events', 'intake'); "
+                                           "END IF;\n    RETURN QUERY", 1))
+    return conn
+
+
 def wrk(url: str, deliveries: Path, *, seconds: float, connections: int, threads: int = 2) -> dict:
     """One wrk run: requests/s, p50/p99 (ms), non-2xx answers, and whether the deliveries ran out."""
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "10s",
@@ -114,6 +138,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--napping", action="store_true",
+                        help="a processor naps (and LISTENs) the whole run, so every batch NOTIFYs after its commit")
+    parser.add_argument("--notify-in-commit", action="store_true",
+                        help="with --napping: the NOTIFY inside the deliveries' commit instead (the design not taken)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         sys.exit("bench.intake needs wrk: apt-get install wrk")
@@ -124,13 +152,16 @@ def main(argv=None) -> dict:
     try:
         url = pg.fresh("bench_intake")
         env = app_env(url)
+        listener = _napping(url, args.notify_in_commit) if args.napping else None
         config = runpy.run_path(str(ROOT / "deployment" / "gunicorn.conf.py"))
         server = f"{config['workers']} {config['worker_class']} workers"
         if config["worker_class"] == "gthread":
             server += f" x {config['threads']} threads"
         print(f"intake benchmark · {machine()} · PostgreSQL {pg.version()} · gunicorn {server} · "
               f"wrk 2 threads x {args.connections} connections · "
-              f"{args.rounds} rounds of {args.seconds:.0f}s per target, taking turns", flush=True)
+              f"{args.rounds} rounds of {args.seconds:.0f}s per target, taking turns"
+              + (" · a processor napping: a NOTIFY per batch " + ("inside" if args.notify_in_commit else "after")
+                 + " its commit" if args.napping else ""), flush=True)
         # Enough unique deliveries for 10,000 a second, a fresh file for each round of ours.
         per_round = int(10_000 * args.seconds)
         files = []
@@ -176,6 +207,8 @@ def main(argv=None) -> dict:
     finally:
         for proc, _ in servers.values():
             stop(proc)
+        if args.napping and listener is not None:
+            listener.close()
         pg.close()
 
 
