@@ -105,6 +105,11 @@ RETURNING e.id;
 SELECT extract(epoch FROM min(run_at) - now())::float8 AS seconds
 FROM webhook_events WHERE status IN ('pending', 'failed');
 
+-- set_nap_lock_timeout --
+-- Recording a nap waits for the intake statements under way (record_webhook_processor_nap): a few milliseconds, never
+-- more than this (a nap not recorded leaves the follower to its poll).
+SELECT set_config('lock_timeout', '1s', true);
+
 -- record_webhook_processor_nap --
 -- A follower found nothing to do and is about to wait: until then, the intake wakes it (wake_webhook_processors).
 -- Naps of workers long gone (each process start names its workers anew) are forgotten on the way.

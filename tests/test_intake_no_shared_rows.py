@@ -5,9 +5,11 @@ import select
 import threading
 
 import psycopg2
+import pytest
 
 from tests.support.webhooks import add_owner, ig_messages
 from webhook_app.db.queries import query
+from webhook_app.exceptions import DatabaseUnavailable
 from webhook_app.webhooks import event_queue, intake
 from webhook_app.webhooks.intake import Intake, Stored
 
@@ -96,6 +98,10 @@ def test_a_nap_recorded_while_a_delivery_is_being_stored_waits_for_it_so_the_del
                                                     "bodies": "[" + raw.decode() + "]",
                                                     "requests": '[{"headers": {}}]'})
             assert [row[1] for row in cur.fetchall()] == [False]  # nobody napped when it looked
+        # Held past the lock timeout (an intake statement stuck): the nap gives up, and the follower polls.
+        with pytest.raises(DatabaseUnavailable, match="lock timeout"):
+            event_queue.nap(db, "host:3:c:0", 5)
+        assert sql("SELECT count(*) FROM webhook_processor_naps") == [(0,)]
         napped = threading.Event()
         follower = threading.Thread(target=lambda: (event_queue.nap(db, "host:3:c:0", 5), napped.set()))
         follower.start()

@@ -71,8 +71,15 @@ def reclaim_expired(db: Database) -> int:
 
 
 def nap(db: Database, worker: str, seconds: float) -> None:
-    """Record that this follower waits up to `seconds`, so the intake wakes it (and only then NOTIFYs)."""
-    db.run("record_webhook_processor_nap", worker=worker, seconds=seconds)
+    """Record that this follower waits up to `seconds`, so the intake wakes it (and only then NOTIFYs).
+
+    Recording waits for the intake statements under way (migration 0160's handshake), a few milliseconds;
+    past the lock timeout (set_nap_lock_timeout) nothing is recorded and DatabaseUnavailable is raised, as
+    for an outage: the caller's wait then ends by its poll.
+    """
+    with db.transaction() as tx:
+        tx.one("set_nap_lock_timeout")
+        tx.run("record_webhook_processor_nap", worker=worker, seconds=seconds)
 
 
 def seconds_until_due(db: Database) -> float | None:
