@@ -123,11 +123,11 @@ def request_json(environ) -> str:
     for key, name in DELIVERY_HEADERS:
         value = environ.get(key)
         if value:
-            headers[name] = value[:MAX_HEADER_VALUE]
+            headers[name] = value[:MAX_HEADER_VALUE].replace("\x00", "")  # jsonb refuses NUL
     prefixed = 0
     for key, value in environ.items():
         if key.startswith(_PREFIXED) and prefixed < MAX_PREFIXED and isinstance(value, str):
-            headers[key[5:].replace("_", "-").title()] = value[:MAX_HEADER_VALUE]  # X-Meta-Foo
+            headers[key[5:].replace("_", "-").title()] = value[:MAX_HEADER_VALUE].replace("\x00", "")  # X-Meta-Foo
             prefixed += 1
     return json.dumps({"headers": headers, "remote_addr": environ.get("REMOTE_ADDR")})
 
