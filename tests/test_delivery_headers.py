@@ -68,3 +68,14 @@ def test_a_huge_header_is_cut_and_an_event_stored_before_headers_were_kept_has_n
     older = insert_event(sql, owner)  # a delivery stored as before migration 0160: no headers column filled
     event = browser.api("GET", f"/api/webhook-events/{older}").json()
     assert event["delivery_headers"] is None and event["delivery_remote_addr"] is None
+
+
+def test_a_header_value_postgresql_cannot_store_does_not_cost_the_delivery(db, sql):
+    from webhook_app.webhooks import intake
+
+    raw = json.dumps(ig_messages("ig-1", ["m.nul"])).encode()
+    request = intake.request_json({"HTTP_USER_AGENT": "facebook\x00externalua", "HTTP_X_FB_DEBUG": "x" * 600,
+                                   "REMOTE_ADDR": "10.0.0.1"})
+    assert intake.Intake(db).store(raw, intake.parse_envelope(raw), request).events == 1
+    assert sql("SELECT headers, remote_addr FROM webhook_deliveries") == [
+        ({"User-Agent": "facebookexternalua", "X-Fb-Debug": "x" * 512}, "10.0.0.1")]
