@@ -29,7 +29,7 @@ KINDS = ("prepared", "plain", "function")
 
 
 def inner_statement(url: str) -> str:
-    """The function's statement, with its two arguments as psycopg2 parameters."""
+    """The function's statement, with its three arguments as psycopg2 parameters."""
     conn = psycopg2.connect(url)
     try:
         with conn.cursor() as cur:
@@ -39,6 +39,7 @@ def inner_statement(url: str) -> str:
         conn.close()
     body = re.search(r"RETURN QUERY(.*?);\s*END", source, re.S).group(1)
     body = re.sub(r"\bdigests\b", "%(digests)s::bytea", body)
+    body = re.sub(r"\brequests\b", "%(requests)s::jsonb", body)
     return re.sub(r"\bbodies\b", "%(bodies)s::jsonb", body).strip()
 
 
@@ -46,7 +47,8 @@ def batches(tag: str, size: int, count: int):
     for b in range(count):
         bodies = [load.delivery(f"{tag}.{b}", n)[0] for n in range(size)]
         yield {"digests": b"".join(hashlib.sha256(body).digest() for body in bodies),
-               "bodies": "[" + ",".join(body.decode() for body in bodies) + "]"}
+               "bodies": "[" + ",".join(body.decode() for body in bodies) + "]",
+               "requests": "[" + ",".join('{"headers": {"User-Agent": "facebookexternalua"}}' for _ in bodies) + "]"}
 
 
 def run(url: str, kind: str, statement: str, params: list[dict]) -> float:
@@ -54,12 +56,13 @@ def run(url: str, kind: str, statement: str, params: list[dict]) -> float:
     conn = psycopg2.connect(url, options="-c plan_cache_mode=force_generic_plan" if kind == "prepared" else None)
     conn.autocommit = True
     text = {"plain": statement, "function": query("store_deliveries"),
-            "prepared": "EXECUTE intake(%(digests)s, %(bodies)s)"}[kind]
+            "prepared": "EXECUTE intake(%(digests)s, %(bodies)s, %(requests)s)"}[kind]
     try:
         with conn.cursor() as cur:
             if kind == "prepared":
-                cur.execute("PREPARE intake (bytea, jsonb) AS "
-                            + statement.replace("%(digests)s", "$1").replace("%(bodies)s", "$2"))
+                cur.execute("PREPARE intake (bytea, jsonb, jsonb) AS "
+                            + statement.replace("%(digests)s", "$1").replace("%(bodies)s", "$2")
+                            .replace("%(requests)s", "$3"))
             started = time.perf_counter()
             for p in params:
                 cur.execute(text, p)
