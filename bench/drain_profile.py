@@ -14,6 +14,7 @@ import argparse
 import cProfile
 import io
 import pstats
+import re
 import threading
 import time
 from collections import defaultdict
@@ -25,6 +26,7 @@ from webhook_app.db import embedded as embedded_db
 from webhook_app.db import pool
 from webhook_app.webhooks.processor import Processor
 
+_NAMED = re.compile(r"/\* ([a-z0-9_]+) \*/")
 _lock = threading.Lock()
 _client: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])   # name -> [calls, seconds]
 
@@ -44,8 +46,9 @@ def _instrument() -> None:
             return original_execute(self, statement, params)
         finally:
             spent = time.perf_counter() - started
-            name = statement[statement.index("/* ") + 3:statement.index(" */")] if " */" in statement \
-                else statement.split()[0]
+            text = statement.decode("utf-8", "replace") if isinstance(statement, bytes) else statement
+            names = _NAMED.findall(text)  # several for Transaction.run_together: one round trip
+            name = " + ".join(names) if names else text.split()[0]
             with _lock:
                 _client[name][0] += 1
                 _client[name][1] += spent
@@ -120,8 +123,9 @@ def profile(pg: Postgres, field: str, events: int, workers: int, batch_size: int
         rows = sql(url, "SELECT query, calls, total_exec_time, rows FROM pg_stat_statements "
                         "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())")
         for text, calls, ms, nrows in rows:
-            if "/* " in text and " */" in text:
-                name = text[text.index("/* ") + 3:text.index(" */")]
+            names = _NAMED.findall(text)
+            if names:
+                name = names[0]
                 c, t, r = served.get(name, (0, 0.0, 0))
                 served[name] = (c + calls, t + ms / 1000, r + nrows)
     busy = wall * workers
@@ -130,11 +134,16 @@ def profile(pg: Postgres, field: str, events: int, workers: int, batch_size: int
           f"{totals.batches} batches", flush=True)
     print(f"  worker time {busy:.2f}s = {in_sql:.2f}s waiting on statements and commits ({in_sql / busy:.0%}) "
           f"+ {busy - in_sql:.2f}s in Python; the workers' own CPU {sum(cpu.values()):.2f}s", flush=True)
-    print(f"  {'statement':36} {'calls':>6} {'client s':>9} {'server s':>9} {'ms/call':>8} {'rows':>8} {'share':>6}")
+    print(f"  round trips, as the workers waited for them:\n  {'statements':72} {'calls':>6} {'seconds':>8} "
+          f"{'ms/call':>8} {'share':>6}")
     for name, (calls, seconds) in sorted(_client.items(), key=lambda kv: -kv[1][1]):
-        s_calls, s_seconds, s_rows = served.get(name, (0, float("nan"), 0))
-        print(f"  {name:36} {calls:6d} {seconds:9.3f} {s_seconds:9.3f} {1000 * seconds / max(calls, 1):8.2f} "
-              f"{s_rows:8d} {seconds / busy:6.1%}", flush=True)
+        print(f"  {name[:72]:72} {calls:6d} {seconds:8.3f} {1000 * seconds / max(calls, 1):8.2f} {seconds / busy:6.1%}")
+    if served:
+        print(f"  statements, as the server executed them (pg_stat_statements):\n  {'statement':36} {'calls':>6} "
+              f"{'seconds':>8} {'ms/call':>8} {'rows':>8}")
+        for name, (calls, seconds, rows) in sorted(served.items(), key=lambda kv: -kv[1][1]):
+            print(f"  {name:36} {calls:6d} {seconds:8.3f} {1000 * seconds / max(calls, 1):8.2f} {rows:8d}")
+    print(flush=True)
 
 
 def python_profile(pg: Postgres, field: str, events: int, batch_size: int) -> None:
