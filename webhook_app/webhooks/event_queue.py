@@ -52,9 +52,9 @@ Handler = Callable[[object, Event], "str | None"]
 
 
 def claim(db: Database, worker: str, batch_size: int, lease_seconds: float) -> list[Event]:
-    """Take up to batch_size due events for this worker, leased for lease_seconds."""
-    rows = db.all("claim_webhook_events", worker=worker, batch_size=batch_size, lease_seconds=lease_seconds)
-    return sorted((Event(**row) for row in rows), key=lambda e: e.id)
+    """Take up to batch_size due events for this worker, leased for lease_seconds (one round trip: no BEGIN/COMMIT)."""
+    rows = db.statement_rows("claim_webhook_events", worker=worker, batch_size=batch_size, lease_seconds=lease_seconds)
+    return sorted((Event(*row) for row in rows), key=lambda e: e.id)
 
 
 def extend_leases(db: Database, workers: Sequence[str], lease_seconds: float) -> int:
