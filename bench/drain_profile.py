@@ -62,7 +62,19 @@ def _instrument() -> None:
                 _client["(commit)"][0] += 1
                 _client["(commit)"][1] += time.perf_counter() - started
 
+    original_rows = pool.Database._statement_rows
+
+    def timed_rows(self, name, params):
+        started = time.perf_counter()
+        try:
+            return original_rows(self, name, params)
+        finally:
+            with _lock:
+                _client[name][0] += 1
+                _client[name][1] += time.perf_counter() - started
+
     pool.query = named_query
+    pool.Database._statement_rows = timed_rows
     pool.Transaction._execute = timed_execute
     pool._Connection.commit = timed_commit
 
