@@ -28,6 +28,8 @@ from webhook_app.webhooks.processor import Processor
 
 _NAMED = re.compile(r"/\* ([a-z0-9_]+) \*/")
 _lock = threading.Lock()
+_held = threading.local()    # when this thread's batch took the per-user lock
+_serial = [0, 0.0]           # batches, seconds from taking the per-user lock to the commit that released it
 _client: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])   # name -> [calls, seconds]
 
 
@@ -52,15 +54,22 @@ def _instrument() -> None:
             with _lock:
                 _client[name][0] += 1
                 _client[name][1] += spent
+            if "lock_user_conversations" in names and getattr(_held, "since", None) is None:
+                _held.since = time.perf_counter()
 
     def timed_commit(self):
         started = time.perf_counter()
         try:
             return original_commit(self)
         finally:
+            ended = time.perf_counter()
+            since, _held.since = getattr(_held, "since", None), None
             with _lock:
                 _client["(commit)"][0] += 1
-                _client["(commit)"][1] += time.perf_counter() - started
+                _client["(commit)"][1] += ended - started
+                if since is not None:
+                    _serial[0] += 1
+                    _serial[1] += ended - since
 
     original_rows = pool.Database._statement_rows
 
@@ -123,6 +132,7 @@ def profile(pg: Postgres, field: str, events: int, workers: int, batch_size: int
         sql(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         sql(url, "SELECT pg_stat_statements_reset()")
     _client.clear()
+    _serial[:] = [0, 0.0]
     processor = Processor(settings_for(url), workers=workers, batch_size=batch_size)
     cpu = _thread_cpu(processor)
     started = time.perf_counter()
@@ -146,6 +156,9 @@ def profile(pg: Postgres, field: str, events: int, workers: int, batch_size: int
           f"{totals.batches} batches", flush=True)
     print(f"  worker time {busy:.2f}s = {in_sql:.2f}s waiting on statements and commits ({in_sql / busy:.0%}) "
           f"+ {busy - in_sql:.2f}s in Python; the workers' own CPU {sum(cpu.values()):.2f}s", flush=True)
+    if _serial[0]:
+        print(f"  the per-user lock was held {_serial[1]:.2f}s in all ({_serial[1] / wall:.0%} of the drain's wall time; "
+              f"{1000 * _serial[1] / _serial[0]:.1f} ms a batch): the workers take turns that long", flush=True)
     print(f"  round trips, as the workers waited for them:\n  {'statements':72} {'calls':>6} {'seconds':>8} "
           f"{'ms/call':>8} {'share':>6}")
     for name, (calls, seconds) in sorted(_client.items(), key=lambda kv: -kv[1][1]):
