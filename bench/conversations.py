@@ -82,6 +82,9 @@ def main(argv=None) -> dict:
         print(f"Loaded {conversations:,} conversations and {messages:,} messages for {USERS} users "
               f"in {time.perf_counter() - started:.1f} s")
         users, clients, app = logged_in_clients(cur, dsn)
+        cur.execute("SELECT user_id, count(*) FROM conversations GROUP BY user_id")
+        owned = dict(cur.fetchall())  # below 5,000 conversations a user's first page is not full
+        with_any = [u for u in users if owned.get(u[0])]
         rng = random.Random(7)
         paths = {
             "first page (limit 50)": lambda u: "/api/conversations?limit=50",
@@ -99,7 +102,7 @@ def main(argv=None) -> dict:
         for name, path_for in paths.items():
             timings = []
             for _ in range(args.samples):
-                user_id = rng.choice(users)[0]
+                user_id = rng.choice(users if path_for is not None else with_any)[0]
                 if path_for is None:
                     if user_id not in first_ids:
                         first_ids[user_id] = clients[user_id].time_get("/api/conversations?limit=1")[1][
@@ -110,7 +113,9 @@ def main(argv=None) -> dict:
                 elapsed, body = clients[user_id].time_get(path)
                 timings.append(elapsed)
                 if name == "first page (limit 50)":
-                    assert len(body["conversations"]) == 50 and body["conversations"][0]["last_message"]
+                    page = body["conversations"]
+                    assert len(page) == min(50, owned.get(user_id, 0)), (user_id, len(page))
+                    assert not page or page[0]["last_message"]
                     t = time.perf_counter()
                     cur.execute(BARE_SQL, (user_id,))
                     cur.fetchall()

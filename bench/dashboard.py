@@ -215,7 +215,7 @@ def run(dsn: str, events: int, samples: int) -> None:
                      "since": None, "until": None, "before_at": before_at, "before_id": before_id, "limit": 51})
         plan = cur.fetchone()[0][0]
         plans[name] = (plan["Execution Time"], plan["Plan"]["Shared Hit Blocks"] + plan["Plan"]["Shared Read Blocks"],
-                       plan["Plan"]["Plans"][0].get("Index Name"))
+                       indexes_read(plan["Plan"]))
 
     plain = []
     for _ in range(10):
@@ -249,6 +249,25 @@ def run(dsn: str, events: int, samples: int) -> None:
     app.extensions["database"].close()
     conn.close()
 
+
+
+def index_names(node: dict) -> list[str]:
+    """Every index a plan reads, however deep (since issue 20 a partition's index scan sits under an Append)."""
+    found = [node["Index Name"]] if "Index Name" in node else []
+    for child in node.get("Plans", ()):
+        found += index_names(child)
+    return found
+
+
+def indexes_read(plan: dict) -> str | None:
+    """The indexes of a plan in a line: a partition's name made <week>, with how many partitions were read."""
+    partitions: dict[str, set] = {}
+    for name in index_names(plan):
+        match = re.match(r"(webhook_events_)(w\d{8}|default)(_.*)", name)
+        key = f"{match.group(1)}<week>{match.group(3)}" if match else name
+        partitions.setdefault(key, set()).add(match.group(2) if match else name)
+    return ", ".join(f"{key} ({len(parts)} partition{'s' if len(parts) > 1 else ''})" if "<week>" in key else key
+                     for key, parts in sorted(partitions.items())) or None
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import time
+from pathlib import Path
 
 from bench import drain_mix
 from bench.common import BENCH_VENV_PYTHON, ROOT, Postgres, machine, settings_for, sql
@@ -34,6 +36,26 @@ FROM d, generate_series(0, %(n)s - 1) AS i;
 """
 
 
+def server_cpu(pg: Postgres) -> dict[int, float] | None:
+    """CPU seconds so far of each process of the benchmark's own embedded server (None for BENCH_DATABASE_URL's)."""
+    if pg._base is None:
+        return None
+    try:
+        postmaster = int((pg._base / "pgdata" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    tick, found = os.sysconf("SC_CLK_TCK"), {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        pid = int(stat.parent.name)
+        if pid == postmaster or int(fields[1]) == postmaster:  # fields[1]: the parent's pid
+            found[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return found
+
+
 def drain_ours(pg: Postgres, name: str, field: str, events: int, workers: int, batch_size: int) -> dict:
     url = pg.fresh(name)
     if field == "mix":
@@ -42,14 +64,28 @@ def drain_ours(pg: Postgres, name: str, field: str, events: int, workers: int, b
         sql(url, SEED, {"tag": name, "n": events, "field": field})
     sql(url, "VACUUM ANALYZE webhook_events")
     processor = Processor(settings_for(url), workers=workers, batch_size=batch_size)
+    server_before, cpu_before = server_cpu(pg), time.process_time()
     started = time.perf_counter()
     totals = processor.run_once()
     elapsed = time.perf_counter() - started
+    # Before the pool closes: its sessions' processes are counted while they live.
+    client, server_after = time.process_time() - cpu_before, server_cpu(pg)
     processor.close()
     left = sql(url, "SELECT count(*) FROM webhook_events WHERE status <> 'processed'")[0][0]
     inbox = sql(url, "SELECT count(*) FROM messages")[0][0]
     assert left == 0 and totals.processed == events, (left, totals)
-    return {"events": events, "seconds": elapsed, "rate": events / elapsed, "inbox_rows": inbox}
+    server = (sum(t - server_before.get(pid, 0.0) for pid, t in server_after.items())
+              if server_before is not None and server_after is not None else None)
+    return {"events": events, "seconds": elapsed, "rate": events / elapsed, "inbox_rows": inbox,
+            "client_cpu_ms_per_1000": 1e6 * client / events,
+            "server_cpu_ms_per_1000": None if server is None else 1e6 * server / events}
+
+
+def cpu_line(result: dict) -> str:
+    """CPU per 1,000 events: what a shared machine's load changes least (the wall time waits for the CPU too)."""
+    server = result["server_cpu_ms_per_1000"]
+    return (f"; CPU per 1,000 events: processor {result['client_cpu_ms_per_1000']:.0f} ms"
+            + ("" if server is None else f" + PostgreSQL {server:.0f} ms"))
 
 
 def drain_procrastinate(pg: Postgres, jobs: int, concurrency: int) -> dict:
@@ -89,14 +125,15 @@ def main(argv=None) -> dict:
     try:
         print(f"drain benchmark · {machine()} · PostgreSQL {pg.version()}", flush=True)
         noop = drain_ours(pg, "bench_drain_noop", "bench_noop", args.events, args.workers, args.batch_size)
-        print(f"  ours, no-op handler:    {noop['events']} events in {noop['seconds']:.2f}s = {noop['rate']:,.0f}/s", flush=True)
+        print(f"  ours, no-op handler:    {noop['events']} events in {noop['seconds']:.2f}s = {noop['rate']:,.0f}/s"
+              f"{cpu_line(noop)}", flush=True)
         text = drain_ours(pg, "bench_drain_inbox", "messaging", args.events, args.workers, args.batch_size)
         print(f"  ours, text messages:    {text['events']} events in {text['seconds']:.2f}s = {text['rate']:,.0f}/s "
-              f"({text['inbox_rows']} messages)", flush=True)
+              f"({text['inbox_rows']} messages){cpu_line(text)}", flush=True)
         mix = drain_ours(pg, "bench_drain_mix", "mix", args.events, args.workers, args.batch_size)
         print(f"  ours, realistic mix:    {mix['events']} events in {mix['seconds']:.2f}s = {mix['rate']:,.0f}/s "
               f"({mix['inbox_rows']} messages); target >= 3,000/s: {'met' if mix['rate'] >= 3000 else 'MISSED'}; "
-              f"{mix['rate'] / noop['rate']:.0%} of the no-op drain", flush=True)
+              f"{mix['rate'] / noop['rate']:.0%} of the no-op drain{cpu_line(mix)}", flush=True)
         result = {"noop": noop, "text": text, "mix": mix, "workers": args.workers, "batch_size": args.batch_size}
         if args.no_procrastinate or not BENCH_VENV_PYTHON.exists():
             print("  Procrastinate: skipped (--no-procrastinate, or bench/.venv missing)", flush=True)

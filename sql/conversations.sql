@@ -171,6 +171,13 @@ WITH input AS (
 )
 SELECT external_id FROM target;
 
+-- stored_messages_among --
+-- Which of the messages these changes are about are stored (after the batch's messages went in): a change about
+-- one that is not shows on its own.
+SELECT m.user_id, m.channel, m.external_id
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS r (user_id bigint, channel text, target text)
+JOIN messages m ON m.user_id = r.user_id AND m.channel = r.channel AND m.external_id = r.target;
+
 -- apply_statuses --
 -- At the end of a batch: keep every status Meta reported for our messages (WhatsApp), and move each stored
 -- message to the furthest one (never back), with a failure's error and the pricing. Rows locked in id order.

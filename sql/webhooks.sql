@@ -28,6 +28,7 @@ ON CONFLICT ((user_id IS NULL)) WHERE user_id IS NULL DO UPDATE SET verified_at 
 
 -- claim_webhook_events --
 -- Take up to batch_size due events for one worker: mark them processing with a lease in the same statement (others skip rows already taken).
+-- Returns event_queue.Event's fields, in their order.
 WITH due AS (
     SELECT id FROM webhook_events
     WHERE status IN ('pending', 'failed') AND run_at <= now()

@@ -95,3 +95,29 @@ def test_a_savepoint_undoes_only_its_block_and_a_preview_keeps_nothing(settings,
         assert sql("SELECT email FROM users ORDER BY email") == [("kept@example.com",)]
     finally:
         db.close()
+
+
+def test_statements_sent_together_see_each_others_writes_and_fail_as_ours(settings, sql):
+    db = Database(settings.database_url, maxconn=1)
+    try:
+        with db.transaction() as tx:
+            rows = tx.run_together([("create_user", {"email": "first@example.com", "password_hash": "x"}),
+                                    ("create_user", {"email": "second@example.com", "password_hash": "y"}),
+                                    ("get_user_by_email", {"email": "first@example.com"})])
+        assert [r["email"] for r in rows] == ["first@example.com"]  # the last one's rows, after the first's write
+        with pytest.raises(InvalidData):
+            with db.transaction() as tx:
+                tx.run_together([("create_user", {"email": "third@example.com", "password_hash": "z"}),
+                                 ("create_user", {"email": "nul\x00@example.com", "password_hash": "z"})])
+        with pytest.raises(IntegrityViolation):
+            with db.transaction() as tx:  # a later statement failing undoes the earlier ones with the transaction
+                tx.run_together([("create_user", {"email": "fourth@example.com", "password_hash": "z"}),
+                                 ("log_token_refresh", {"user_id": 1, "kind": "myspace", "account_id": 1,
+                                                        "method": "fb_exchange_token", "outcome": "refreshed",
+                                                        "error_code": None, "error_message": None,
+                                                        "duration_ms": 1})])
+        with db.transaction() as tx:
+            assert tx.run_together([]) == []
+        assert sql("SELECT email FROM users ORDER BY email") == [("first@example.com",), ("second@example.com",)]
+    finally:
+        db.close()

@@ -49,15 +49,15 @@ BUFFERS = (PENDING, STORED, STATUSES, RECEIPTS, CHANGES)
 def lock_users(tx: Transaction, user_ids) -> None:
     """Hold these users' conversations until the transaction ends (one worker at a time writes them).
 
-    Two workers' batches share contacts, conversations and messages; taking this lock first, in user
-    order, is what keeps them from ever waiting on each other in a circle (a deadlock).
+    Two workers' batches share contacts, conversations and messages; taking this lock before any of a
+    batch's writes, in user order, is what keeps them from ever waiting on each other in a circle (a deadlock).
     """
     for user_id in sorted(user_ids):
         tx.one("lock_user_conversations", user_id=user_id)
 
 
 def record(tx: Transaction, message: Message) -> None:
-    """Gather a message for its conversation; `flush` stores the gathered ones (Meta's ids stored before: nothing)."""
+    """Gather a message for its conversation; `finish` stores the gathered ones (Meta's ids stored before: nothing)."""
     tx.pending.setdefault(PENDING, []).append(message)
 
 
@@ -67,25 +67,26 @@ def _row(n: int, m: Message) -> dict:
             "deleted_at": m.deleted_at.isoformat() if m.deleted_at else None}
 
 
-def flush(tx: Transaction) -> int:
-    """Store the gathered messages (and their new contacts and conversations) in three statements.
+def _flush_statements(tx: Transaction) -> list[tuple[str, dict]]:
+    """Store the gathered messages' new contacts (one statement, run here: new Instagram and Messenger contacts
+    queue a profile look-up); return the two statements that store their new conversations and the messages.
 
     Existing contacts and conversations are not locked here: `finish` moves them forward once, at the
     end of the batch, in id order. Two workers thus never hold each other's rows while waiting for more.
     """
     messages = tx.pending.pop(PENDING, None)
     if not messages:
-        return 0
+        return []
     messages.sort(key=lambda m: (m.user_id, m.channel, m.account_id, m.thread, m.contact_key, m.thread_key))
     rows = [_row(n, m) for n, m in enumerate(messages)]
     threads = _latest_per_thread(rows)
     tx.pending.setdefault(STORED, []).extend(threads)
-    new_contacts = tx.all("insert_contacts", rows=json.dumps(threads, ensure_ascii=False))
+    threads_json = json.dumps(threads, ensure_ascii=False)
+    new_contacts = tx.all("insert_contacts", rows=threads_json)
     if any(c["channel"] in ("instagram", "messenger") for c in new_contacts):
         profiles.queue(tx)  # their names come from the profile API, in the background
-    tx.run("insert_conversations", rows=json.dumps(threads, ensure_ascii=False))
-    tx.run("insert_messages", rows=json.dumps(rows, ensure_ascii=False))
-    return len(messages)
+    return [("insert_conversations", {"rows": threads_json}),
+            ("insert_messages", {"rows": json.dumps(rows, ensure_ascii=False)})]
 
 
 def _latest_per_thread(rows: list[dict]) -> list[dict]:
@@ -118,32 +119,40 @@ def finish(tx: Transaction) -> None:
     deletions, statuses, receipts), then contacts' names and conversations' times.
 
     Messages are stored first and changes applied after, so a reaction or a status can be about a
-    message of the same batch; rows are locked in one order by every worker.
+    message of the same batch; rows are locked in one order by every worker. The statements go in a few
+    round trips (`run_together`): one for the new contacts, one for the messages and the changes, and
+    one for the rest (with the messages that changes found nothing to change, if any).
     """
-    flush(tx)
-    _apply_changes(tx)
-    flush(tx)  # what changes found nothing to change (a reaction to a message older than our history)
+    statements = _flush_statements(tx)
+    changes = tx.pending.pop(CHANGES, None)
+    if changes:
+        statements += _change_statements(changes)
+        targets = [row for _, row, _ in changes]
+        statements.append(("stored_messages_among", {"rows": json.dumps(targets, ensure_ascii=False)}))
+        found = {(r["user_id"], r["channel"], r["external_id"]) for r in tx.run_together(statements)}
+        for _, row, fallback in changes:
+            # A change about a message older than our history (a reaction to it) shows on its own.
+            if fallback is not None and (row["user_id"], row["channel"], row["target"]) not in found:
+                record(tx, fallback)
+        statements = _flush_statements(tx)
     named = [r for r in tx.pending.get(STORED, ()) if r["contact_name"] or r["contact_username"]]
     for rows, name in ((tx.pending.get(STATUSES), "apply_statuses"), (tx.pending.get(RECEIPTS), "apply_receipts"),
-                       (named, "refresh_contacts")):
+                       (named, "refresh_contacts"), (tx.pending.get(STORED), "bump_conversations")):
         if rows:
-            tx.run(name, rows=json.dumps(rows, ensure_ascii=False))
-    rows = tx.pending.get(STORED)
-    if rows:
-        tx.run("bump_conversations", rows=json.dumps(rows, ensure_ascii=False))
+            statements.append((name, {"rows": json.dumps(rows, ensure_ascii=False)}))
+    tx.run_together(statements)
     for key in BUFFERS:
         tx.pending.pop(key, None)
 
 
-def _apply_changes(tx: Transaction) -> None:
-    changes = tx.pending.pop(CHANGES, None)
-    if not changes:
-        return
+def _change_statements(changes: list) -> list[tuple[str, dict]]:
+    """Deletions, edits, then reactions; one row per message per statement: the n-th change of each message
+    goes in round n, in order."""
+    statements = []
     for name in ("apply_deletions", "apply_edits", "apply_reactions"):
-        # One row per message per statement: the n-th change of each message goes in round n, in order.
         rounds: list[list] = []
         seen: dict = {}
-        for query, row, fallback in changes:
+        for query, row, _ in changes:
             if query != name:
                 continue
             key = (row["user_id"], row["channel"], row["target"])
@@ -151,13 +160,9 @@ def _apply_changes(tx: Transaction) -> None:
             seen[key] = index + 1
             while len(rounds) <= index:
                 rounds.append([])
-            rounds[index].append((row, fallback))
-        for batch in rounds:
-            found = {r["external_id"] for r in tx.all(name, rows=json.dumps([row for row, _ in batch],
-                                                                             ensure_ascii=False))}
-            for row, fallback in batch:
-                if row["target"] not in found and fallback is not None:
-                    record(tx, fallback)
+            rounds[index].append(row)
+        statements += [(name, {"rows": json.dumps(batch, ensure_ascii=False)}) for batch in rounds]
+    return statements
 
 
 def _change(tx: Transaction, query: str, row: dict, fallback: Message | None) -> None:

@@ -103,6 +103,22 @@ class Transaction:
         self._execute(query(name), params)
         return self._cur.rowcount
 
+    def run_together(self, statements: list[tuple[str, dict]]) -> list[dict]:
+        """Run several named statements in one round trip, in order; return the last one's rows.
+
+        Each is still a statement of its own, with its own snapshot: it sees what the ones before it wrote.
+        """
+        if not statements:
+            return []
+        try:
+            text = b";\n".join(self._cur.mogrify(query(name), params) for name, params in statements)
+        except psycopg2.Error as exc:
+            raise translate(exc, broken=bool(self._cur.connection.closed)) from exc
+        except ValueError as exc:  # a NUL byte in text, as in _execute
+            raise InvalidData(str(exc)) from exc
+        self._execute(text)
+        return self._cur.fetchall() if self._cur.description else []
+
     def run_many(self, name: str, rows: list[dict]) -> None:
         """Run a named statement once per parameter set, sent in pages (one round trip per page, not per row)."""
         try:

@@ -52,9 +52,9 @@ Handler = Callable[[object, Event], "str | None"]
 
 
 def claim(db: Database, worker: str, batch_size: int, lease_seconds: float) -> list[Event]:
-    """Take up to batch_size due events for this worker, leased for lease_seconds."""
-    rows = db.all("claim_webhook_events", worker=worker, batch_size=batch_size, lease_seconds=lease_seconds)
-    return sorted((Event(**row) for row in rows), key=lambda e: e.id)
+    """Take up to batch_size due events for this worker, leased for lease_seconds (one round trip: no BEGIN/COMMIT)."""
+    rows = db.statement_rows("claim_webhook_events", worker=worker, batch_size=batch_size, lease_seconds=lease_seconds)
+    return sorted((Event(*row) for row in rows), key=lambda e: e.id)
 
 
 def extend_leases(db: Database, workers: Sequence[str], lease_seconds: float) -> int:
@@ -129,12 +129,12 @@ def _process(tx: Transaction, worker: str, events: Sequence[Event], handle: Hand
     held = _lock_held(tx, worker, events)
     notes: dict[int, str | None] = {}
     permanent: set[int] = set()
-    # A handler may take its locks first (`begin`), gather its writes and send them at once (`finish`), or drop
+    # A handler may gather its writes, take the locks they need (`begin`) and send them at once (`finish`), or drop
     # them (`discard`).
     finish, discard = getattr(handle, "finish", None), getattr(handle, "discard", None)
     begin = getattr(handle, "begin", None)
-    if begin and held:
-        begin(tx, held)
+    if begin and held and (isolated or not finish):
+        begin(tx, held)  # each event's writes go in behind its own savepoint: the locks come before the first
     for event in held:
         if not isolated:
             notes[event.id] = handle(tx, event)
@@ -155,12 +155,16 @@ def _process(tx: Transaction, worker: str, events: Sequence[Event], handle: Hand
             result.errors[event.id] = error_message(exc)
             log.warning("event %d (%s/%s) attempt %d failed: %s", event.id, event.object,
                         event.field, event.attempts, result.errors[event.id])
-    if finish and not isolated:
-        finish(tx)
     result.lost = len(events) - len(held)
     if notes:
         result.processed = tx.run("complete_webhook_events", worker=worker, ids=list(notes),
                                   notes=list(notes.values()))
+    if finish and not isolated and held:
+        # Last, and the locks only now: two workers writing one user's conversations take turns, and a turn is
+        # only as long as the writes (the handlers' Python and the events' completion ran before it).
+        if begin:
+            begin(tx, held)
+        finish(tx)
     if result.errors:
         for row in tx.all("fail_webhook_events", worker=worker, ids=list(result.errors),
                           messages=list(result.errors.values()), permanent=[i in permanent for i in result.errors],
