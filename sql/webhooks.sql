@@ -441,3 +441,16 @@ SELECT adopted, CASE WHEN adopted > 0 THEN pg_notify('webhook_events', 'adopted'
 -- How many of the user's events arrived before their account was connected (kept and handed over), and when.
 SELECT count(*) AS count, max(received_at) AS last_received_at, max(adopted_at) AS last_adopted_at
 FROM webhook_events WHERE user_id = %(user_id)s AND adopted_at IS NOT NULL;
+
+-- unowned_webhook_events_summary --
+-- Deliveries whose entry id no connected account owns (owner unknown, SPEC 7), kept until an account claims them:
+-- how many, for how many ids, per object, and the newest. Counts only: the ids may be anyone's.
+WITH unowned AS (
+    SELECT entry_id, object, received_at FROM webhook_events WHERE user_id IS NULL
+), per_object AS (
+    SELECT object, count(*) AS n FROM unowned GROUP BY object
+)
+SELECT (SELECT count(*) FROM unowned) AS count,
+       (SELECT count(DISTINCT entry_id) FROM unowned) AS ids,
+       (SELECT max(received_at) FROM unowned) AS last_received_at,
+       (SELECT coalesce(jsonb_object_agg(object, n), '{}') FROM per_object) AS by_object;
