@@ -5,7 +5,9 @@ streams open in that process (channels and payloads: webhook_app/webhooks/live.p
 messages are hints, not data: `event: events` says the user's events changed, and the page asks
 the JSON API for what it shows. Each message's `id:` is the newest event id the hub has seen, so a
 browser reconnecting with `Last-Event-ID` is told at once when it missed arrivals. A comment line
-every `HEARTBEAT_SECONDS` keeps proxies from closing an idle stream and finds closed ones.
+every `HEARTBEAT_SECONDS` keeps proxies from closing an idle stream and finds closed ones. When the
+process is told to stop, `end_all_streams` sends each stream `event: goodbye` (with `retry: 250`) and
+ends it, so a restart does not wait for streams that would never finish by themselves.
 """
 from __future__ import annotations
 
