@@ -9,7 +9,8 @@ Then, with migration 0150 (the trigram index, the hourly rollup), times through 
 in-process (routing, session, SQL, JSON) each user's `/api/webhook-events?q=` for a comment id (in
 one payload), a word in none (the whole history looked through) and a common word, and
 `/activity?range=7d|30d`; and, in the same rounds on the same rows, the SQL alone of both queries
-as shipped and as they were before 0150 (copied below from git). Last, the index's cost to inserts.
+as shipped and as they were before 0150 (copied below from git). Last, what the index costs the
+intake's own statement, with and without it, taking turns.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import bcrypt
 import psycopg2
 
 from bench.dashboard import PASSWORD, USERS, logged_in_clients, machine, percentile, summary
+from bench.prepare import batches as intake_batches
 from webhook_app.db.migrations import migrate
 from webhook_app.db.queries import query
 
@@ -79,16 +81,6 @@ WITH buckets AS (
 )
 SELECT at, sum(received)::int AS received, sum(processed)::int AS processed, sum(failed)::int AS failed
 FROM buckets GROUP BY at ORDER BY at
-"""
-INSERT_SQL = """
-WITH d AS (INSERT INTO webhook_deliveries (body_sha256, object, entry_count)
-           VALUES (sha256(gen_random_uuid()::text::bytea), 'instagram', 250) RETURNING id)
-INSERT INTO webhook_events (delivery_id, entry_index, user_id, object, field, entry_id, payload)
-SELECT d.id, i, (SELECT min(id) FROM users), 'instagram', 'comments', '17841400000000001',
-       jsonb_build_object('id', '17841400000000001', 'time', i, 'changes', jsonb_build_array(jsonb_build_object(
-           'field', 'comments', 'value', jsonb_build_object('id', gen_random_uuid()::text,
-           'from', jsonb_build_object('id', i::text, 'username', 'fan_' || i), 'text', 'Is the blue one back? ' || i))))
-FROM d, generate_series(0, 249) i
 """
 # Before 0150 (git show main:sql/webhooks.sql): the payload searched by strpos, the activity counted from the events.
 BEFORE_SEARCH = """
@@ -180,16 +172,22 @@ def run(dsn: str, events: int, samples: int) -> None:
                 before[name].append(timed(cur, BEFORE_ACTIVITY, args))
             assert sum(b[1] for b in body["buckets"]) > 0
 
-    # What the index costs the intake: 20 statements of 250 events each, with it and (dropped) without it.
-    def insert_rate() -> float:
-        started = time.perf_counter()
-        for _ in range(20):
-            cur.execute(INSERT_SQL)
-        return 20 * 250 / (time.perf_counter() - started)
-
-    with_index = [insert_rate() for _ in range(3)]
-    cur.execute(f"DROP INDEX {INDEX}")
-    without_index = [insert_rate() for _ in range(3)]
+    # What the index costs the intake: its own statement (store_webhook_deliveries), batches of 1 and of 16
+    # one-message deliveries, each committed, taking turns with and without the index (dropped and made again).
+    rates: dict[tuple[int, bool], list[float]] = {}
+    for round_ in range(3):
+        for with_index in ((True, False) if round_ % 2 == 0 else (False, True)):
+            if not with_index:
+                cur.execute(f"DROP INDEX {INDEX}")
+            for size in (1, 16):
+                params = list(intake_batches(f"r{round_}.{with_index}.{size}", size, 400 // size * 4))
+                started = time.perf_counter()
+                for p in params:
+                    cur.execute(query("store_deliveries"), p)
+                    cur.fetchall()
+                rates.setdefault((size, with_index), []).append(len(params) * size / (time.perf_counter() - started))
+            if not with_index:
+                cur.execute(CREATE_INDEX)
 
     print()
     print("Through the app (Flask test client: routing, session, SQL, JSON), with 0150:")
@@ -202,9 +200,10 @@ def run(dsn: str, events: int, samples: int) -> None:
         print(summary(f"{name} after", after[name]))
         print(f"{'':<52} p50 {percentile(before[name], 50) / percentile(after[name], 50):.1f}x, "
               f"p95 {percentile(before[name], 95) / percentile(after[name], 95):.1f}x faster")
-    print(f"Inserting events (250 a statement): {statistics.median(with_index):,.0f}/s with the trigram index, "
-          f"{statistics.median(without_index):,.0f}/s without: "
-          f"{statistics.median(with_index) / statistics.median(without_index):.0%}")
+    for size in (1, 16):
+        on, off = statistics.median(rates[(size, True)]), statistics.median(rates[(size, False)])
+        print(f"The intake's statement, batches of {size:2d}: {on:,.0f} deliveries/s with the trigram index, "
+              f"{off:,.0f}/s without: {on / off:.0%}")
     app.extensions["database"].close()
     conn.close()
 
