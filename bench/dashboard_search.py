@@ -1,22 +1,19 @@
-"""Events search (`q=`) and the 7 d / 30 d activity charts at scale, with and without migration 0150.
+"""Events search (`q=`) and the 7 d / 30 d activity charts at scale, before and after migration 0150.
 
-    python -m bench.dashboard_search [--events 1000000] [--samples 60]
+    python -m bench.dashboard_search [--events 1000000] [--samples 40]
 
 Loads N webhook events (default a million) for 100 users spread over the last 30 days, in weekly
-partitions as production has them, with generate_series (one statement; the rollup triggers fire;
-0150's trigram index built after the load).
-Then, with migration 0150 (the trigram index, the hourly rollup), times through the Flask app
-in-process (routing, session, SQL, JSON) each user's `/api/webhook-events?q=` for a comment id (in
-one payload), a word in none (the whole history looked through) and a common word, and
-`/activity?range=7d|30d`; and, in the same rounds on the same rows, the SQL alone of both queries
-as shipped and as they were before 0150 (copied below from git). Last, what the index costs the
-intake's own statement, with and without it, taking turns.
+partitions as production has them, with generate_series (one statement; the rollup triggers fire).
+Then times through the Flask app in-process (routing, session, SQL, JSON) each user's
+`/api/webhook-events?q=` for a comment id (in one payload), a word in none (the whole history looked
+through) and a common word, and `/activity?range=7d|30d`; and, in the same rounds on the same rows,
+the SQL alone of both queries as shipped (0150: the filter as one inlined function, the hourly
+rollup) and as they were before 0150 (copied below from git).
 """
 from __future__ import annotations
 
 import argparse
 import random
-import re
 import shutil
 import statistics
 import tempfile
@@ -28,7 +25,6 @@ import bcrypt
 import psycopg2
 
 from bench.dashboard import PASSWORD, USERS, logged_in_clients, machine, percentile, summary
-from bench.prepare import batches as intake_batches
 from webhook_app.db.migrations import migrate
 from webhook_app.db.queries import query
 
@@ -67,9 +63,6 @@ CROSS JOIN LATERAL (SELECT CASE WHEN g %% 100 < 95 THEN 'processed' WHEN g %% 10
                                 WHEN g %% 100 < 99 THEN 'failed' ELSE 'dead_letter' END AS status) s;
 """
 
-INDEX = "webhook_events_payload_trgm_idx"
-MIGRATION = Path(__file__).resolve().parent.parent / "sql" / "migrations" / "0150_events_search_and_hourly_activity.sql"
-CREATE_INDEX = re.search(rf"CREATE INDEX {INDEX} [^;]+;", MIGRATION.read_text()).group(0)
 BEFORE_ACTIVITY = """
 WITH buckets AS (
     SELECT date_bin(%(bucket)s::interval, received_at, '2000-01-01'::timestamptz) AS at, 1 AS received,
@@ -82,7 +75,7 @@ WITH buckets AS (
 SELECT at, sum(received)::int AS received, sum(processed)::int AS processed, sum(failed)::int AS failed
 FROM buckets GROUP BY at ORDER BY at
 """
-# Before 0150 (git show main:sql/webhooks.sql): the payload searched by strpos, the activity counted from the events.
+# Before 0150 (git show main:sql/webhooks.sql): the filter written out, the activity counted from the events.
 BEFORE_SEARCH = """
 SELECT id FROM webhook_events
 WHERE user_id = %(user_id)s
@@ -97,19 +90,15 @@ def load(cur, events: int) -> None:
     for week in range(6):  # the weekly partitions the prune job keeps ahead and behind
         cur.execute("SELECT webhook_events_create_partition((now() - make_interval(days => %s))::date)", (week * 7,))
     password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
-    cur.execute(f"DROP INDEX {INDEX}")   # built once after the load (as a restore does), not row by row
     cur.execute(LOAD_SQL, {"hash": password_hash, "users": USERS, "events": events})
-    cur.execute(CREATE_INDEX)
     loaded = time.perf_counter() - started
     cur.execute("VACUUM ANALYZE")
     cur.execute("SELECT count(*) FROM webhook_events")
     total = cur.fetchone()[0]
     cur.execute("SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) FROM pg_partition_tree('webhook_events')")
     size = cur.fetchone()[0]
-    cur.execute("SELECT pg_size_pretty(sum(pg_relation_size(relid))) FROM pg_partition_tree(%s)", (INDEX,))
-    trgm = cur.fetchone()[0]
     print(f"Loaded {total:,} events for {USERS} users over 30 days in {loaded:.1f} s; webhook_events {size} "
-          f"with indexes, of which the trigram index {trgm}")
+          f"with indexes")
 
 
 def timed(cur, statement: str, params: dict) -> float:
@@ -172,23 +161,6 @@ def run(dsn: str, events: int, samples: int) -> None:
                 before[name].append(timed(cur, BEFORE_ACTIVITY, args))
             assert sum(b[1] for b in body["buckets"]) > 0
 
-    # What the index costs the intake: its own statement (store_webhook_deliveries), batches of 1 and of 16
-    # one-message deliveries, each committed, taking turns with and without the index (dropped and made again).
-    rates: dict[tuple[int, bool], list[float]] = {}
-    for round_ in range(3):
-        for with_index in ((True, False) if round_ % 2 == 0 else (False, True)):
-            if not with_index:
-                cur.execute(f"DROP INDEX {INDEX}")
-            for size in (1, 16):
-                params = list(intake_batches(f"r{round_}.{with_index}.{size}", size, 400 // size * 4))
-                started = time.perf_counter()
-                for p in params:
-                    cur.execute(query("store_deliveries"), p)
-                    cur.fetchall()
-                rates.setdefault((size, with_index), []).append(len(params) * size / (time.perf_counter() - started))
-            if not with_index:
-                cur.execute(CREATE_INDEX)
-
     print()
     print("Through the app (Flask test client: routing, session, SQL, JSON), with 0150:")
     for name in app_t:
@@ -200,10 +172,6 @@ def run(dsn: str, events: int, samples: int) -> None:
         print(summary(f"{name} after", after[name]))
         print(f"{'':<52} p50 {percentile(before[name], 50) / percentile(after[name], 50):.1f}x, "
               f"p95 {percentile(before[name], 95) / percentile(after[name], 95):.1f}x faster")
-    for size in (1, 16):
-        on, off = statistics.median(rates[(size, True)]), statistics.median(rates[(size, False)])
-        print(f"The intake's statement, batches of {size:2d}: {on:,.0f} deliveries/s with the trigram index, "
-              f"{off:,.0f}/s without: {on / off:.0%}")
     app.extensions["database"].close()
     conn.close()
 

@@ -204,8 +204,8 @@ SET data = EXCLUDED.data, occurred_at = EXCLUDED.occurred_at, event_id = EXCLUDE
 -- list_user_webhook_events --
 -- One page of a user's events, newest first, filtered; keyset: strictly older than (before_at, before_id).
 -- The filter is webhook_event_matches (migration 0150), the same as "retry every match" uses: object and field
--- match case-insensitively from their start ("Comment" finds comments); `q` finds an event by its id, or any text
--- of its payload (its entry's Meta id included), case-insensitively; `account` is the entry id Meta sent.
+-- match case-insensitively from their start ("Comment" finds comments); `q` finds an event by its id, its entry
+-- (Meta) id, or any text in its payload, case-insensitively; `account` is the entry id Meta sent.
 SELECT id, object, field, entry_id, status, attempts, note, received_at, run_at, processed_at, updated_at,
        jsonb_array_length(errors) AS error_count, errors -> -1 ->> 'message' AS last_error,
        left(coalesce(payload #>> '{changes,0,value,text}', payload #>> '{messaging,0,message,text}',
