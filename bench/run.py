@@ -51,6 +51,8 @@ BENCHMARKS = (
               quick=("--accounts", "500", "--limit-calls", "400")),
     Benchmark("dashboard", "bench.dashboard", "the dashboard's API at a million events",
               quick=("--events", "20000", "--samples", "30")),
+    Benchmark("dashboard_search", "bench.dashboard_search", "events search and the 7 d / 30 d charts, before and "
+              "after migration 0150", quick=("--events", "20000", "--samples", "8")),
 )
 
 

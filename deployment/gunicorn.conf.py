@@ -23,7 +23,23 @@ control_socket_disable = True
 
 
 def post_worker_init(worker):
-    """psycopg2 waits for PostgreSQL through gevent, so a query in progress lets the worker's other requests run."""
+    """psycopg2 waits for PostgreSQL through gevent, so a query in progress lets the worker's other requests run.
+
+    And a worker told to stop (SIGTERM: a restart, a reload, systemd's stop) ends its open live streams at once:
+    they never finish by themselves, so the worker would otherwise hold on until graceful_timeout. Each browser
+    reconnects (Last-Event-ID) to another worker or the new one; other requests still finish as before.
+    """
+    import signal
+
+    import gevent
     from psycogreen.gevent import patch_psycopg
 
+    from webhook_app.web import stream
+
     patch_psycopg()
+
+    def handle_exit(sig, frame):
+        worker.alive = False                     # what gunicorn's own handler does: stop accepting, drain
+        gevent.spawn(stream.end_all_streams)     # not in the signal handler itself (gunicorn #1126)
+
+    signal.signal(signal.SIGTERM, handle_exit)

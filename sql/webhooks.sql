@@ -214,8 +214,9 @@ SET data = EXCLUDED.data, occurred_at = EXCLUDED.occurred_at, event_id = EXCLUDE
 
 -- list_user_webhook_events --
 -- One page of a user's events, newest first, filtered; keyset: strictly older than (before_at, before_id).
--- object and field match case-insensitively from their start ("Comment" finds comments); `q` finds an event by its
--- id, its entry (Meta) id, or any text in its payload, case-insensitively; `account` is the entry id Meta sent.
+-- The filter is webhook_event_matches (migration 0150), the same as "retry every match" uses: object and field
+-- match case-insensitively from their start ("Comment" finds comments); `q` finds an event by its id, its entry
+-- (Meta) id, or any text in its payload, case-insensitively; `account` is the entry id Meta sent.
 SELECT id, object, field, entry_id, status, attempts, note, received_at, run_at, processed_at, updated_at,
        jsonb_array_length(errors) AS error_count, errors -> -1 ->> 'message' AS last_error,
        left(coalesce(payload #>> '{changes,0,value,text}', payload #>> '{messaging,0,message,text}',
@@ -228,14 +229,8 @@ SELECT id, object, field, entry_id, status, attempts, note, received_at, run_at,
            AS summary_who
 FROM webhook_events
 WHERE user_id = %(user_id)s
-  AND (%(status)s::text IS NULL OR status = %(status)s)
-  AND (%(object)s::text IS NULL OR starts_with(lower(object), lower(%(object)s)))
-  AND (%(field)s::text IS NULL OR starts_with(lower(field), lower(%(field)s)))
-  AND (%(account)s::text IS NULL OR entry_id = %(account)s)
-  AND (%(q)s::text IS NULL OR id::text = %(q)s OR entry_id = %(q)s
-       OR strpos(lower(payload::text), lower(%(q)s)) > 0)
-  AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
-  AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s)
+  AND webhook_event_matches(id, status, object, field, entry_id, payload, received_at, %(status)s, %(object)s,
+                            %(field)s, %(account)s, %(q)s, %(since)s, %(until)s)
   AND (%(before_at)s::timestamptz IS NULL OR (received_at, id) < (%(before_at)s::timestamptz, %(before_id)s::bigint))
 ORDER BY received_at DESC, id DESC
 LIMIT %(limit)s;
@@ -301,14 +296,8 @@ WITH retried AS (
     SET status = 'pending', run_at = now(), locked_by = NULL, lease_expires_at = NULL, updated_at = now()
     WHERE user_id = %(user_id)s
       AND status IN ('failed', 'dead_letter')
-      AND (%(status)s::text IS NULL OR status = %(status)s)
-      AND (%(object)s::text IS NULL OR starts_with(lower(object), lower(%(object)s)))
-      AND (%(field)s::text IS NULL OR starts_with(lower(field), lower(%(field)s)))
-      AND (%(account)s::text IS NULL OR entry_id = %(account)s)
-      AND (%(q)s::text IS NULL OR id::text = %(q)s OR entry_id = %(q)s
-           OR strpos(lower(payload::text), lower(%(q)s)) > 0)
-      AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
-      AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s)
+      AND webhook_event_matches(id, status, object, field, entry_id, payload, received_at, %(status)s, %(object)s,
+                                %(field)s, %(account)s, %(q)s, %(since)s, %(until)s)
     RETURNING id
 ), counted AS (
     SELECT count(*) AS retried FROM retried
@@ -335,18 +324,24 @@ SELECT EXISTS (SELECT 1 FROM webhook_events WHERE user_id = %(user_id)s AND id >
 SELECT pg_notify('live_updates', %(payload)s);
 
 -- webhook_activity_by_bucket --
--- A user's events over a longer range than the minute rollups keep, counted per bucket (an hour or a day):
--- received by arrival, processed by completion, failed as they stand now (failed or dead letter).
-WITH buckets AS (
-    SELECT date_bin(%(bucket)s::interval, received_at, '2000-01-01'::timestamptz) AS at, 1 AS received,
-           0 AS processed, (status IN ('failed', 'dead_letter'))::int AS failed
-    FROM webhook_events WHERE user_id = %(user_id)s AND received_at > now() - %(span)s::interval
+-- A user's received / processed / failed per bucket (an hour or a day) over a range longer than a day: the hourly
+-- rollup for what is older than the minute rollups' window, the minute rollups after it (never both for a moment).
+SELECT date_bin(%(bucket)s::interval, at, '2000-01-01'::timestamptz) AS at, sum(received)::int AS received,
+       sum(processed)::int AS processed, sum(failed)::int AS failed
+FROM (
+    SELECT hour AS at, received, processed, failed FROM webhook_activity_hours
+    WHERE user_id = %(user_id)s AND hour > now() - %(span)s::interval
     UNION ALL
-    SELECT date_bin(%(bucket)s::interval, processed_at, '2000-01-01'::timestamptz), 0, 1, 0
-    FROM webhook_events WHERE user_id = %(user_id)s AND processed_at > now() - %(span)s::interval
-)
-SELECT at, sum(received)::int AS received, sum(processed)::int AS processed, sum(failed)::int AS failed
-FROM buckets GROUP BY at ORDER BY at;
+    SELECT minute, received, processed, failed FROM webhook_activity_minutes
+    WHERE user_id = %(user_id)s AND minute > now() - %(span)s::interval
+) rolled
+GROUP BY 1
+HAVING sum(received) <> 0 OR sum(processed) <> 0 OR sum(failed) <> 0
+ORDER BY 1;
+
+-- prune_webhook_activity_hours --
+-- Forget a user's hourly activity older than the longest chart (30 days) needs.
+DELETE FROM webhook_activity_hours WHERE user_id = %(user_id)s AND hour < now() - interval '31 days';
 
 -- compact_webhook_status_counts --
 -- Fold a user's status-count deltas into one row per status (only when there are deltas).
@@ -372,8 +367,14 @@ INSERT INTO webhook_activity_minutes (user_id, minute, received, processed, fail
 SELECT %(user_id)s, minute, sum(received), sum(processed), sum(failed), true FROM gone GROUP BY minute;
 
 -- prune_webhook_activity_minutes --
--- Forget a user's per-minute activity older than the dashboard ever shows.
-DELETE FROM webhook_activity_minutes WHERE user_id = %(user_id)s AND minute < now() - interval '48 hours';
+-- Move a user's per-minute activity older than the 24 h chart needs (48 h, to the hour) into the hourly rollup.
+WITH gone AS (
+    DELETE FROM webhook_activity_minutes
+    WHERE user_id = %(user_id)s AND minute < date_trunc('hour', now() - interval '48 hours')
+    RETURNING minute, received, processed, failed
+)
+INSERT INTO webhook_activity_hours (user_id, hour, received, processed, failed)
+SELECT %(user_id)s, date_trunc('hour', minute), sum(received), sum(processed), sum(failed) FROM gone GROUP BY 2;
 
 -- webhook_status_counts_for_user --
 -- How many of a user's events are in each status.
@@ -454,3 +455,16 @@ SELECT adopted, CASE WHEN adopted > 0 THEN pg_notify('webhook_events', 'adopted'
 -- How many of the user's events arrived before their account was connected (kept and handed over), and when.
 SELECT count(*) AS count, max(received_at) AS last_received_at, max(adopted_at) AS last_adopted_at
 FROM webhook_events WHERE user_id = %(user_id)s AND adopted_at IS NOT NULL;
+
+-- unowned_webhook_events_summary --
+-- Deliveries whose entry id no connected account owns (owner unknown, SPEC 7), kept until an account claims them:
+-- how many, for how many ids, per object, and the newest. Counts only: the ids may be anyone's.
+WITH unowned AS (
+    SELECT entry_id, object, received_at FROM webhook_events WHERE user_id IS NULL
+), per_object AS (
+    SELECT object, count(*) AS n FROM unowned GROUP BY object
+)
+SELECT (SELECT count(*) FROM unowned) AS count,
+       (SELECT count(DISTINCT entry_id) FROM unowned) AS ids,
+       (SELECT max(received_at) FROM unowned) AS last_received_at,
+       (SELECT coalesce(jsonb_object_agg(object, n), '{}') FROM per_object) AS by_object;

@@ -5,7 +5,9 @@ streams open in that process (channels and payloads: webhook_app/webhooks/live.p
 messages are hints, not data: `event: events` says the user's events changed, and the page asks
 the JSON API for what it shows. Each message's `id:` is the newest event id the hub has seen, so a
 browser reconnecting with `Last-Event-ID` is told at once when it missed arrivals. A comment line
-every `HEARTBEAT_SECONDS` keeps proxies from closing an idle stream and finds closed ones.
+every `HEARTBEAT_SECONDS` keeps proxies from closing an idle stream and finds closed ones. When the
+process is told to stop, `end_all_streams` sends each stream `event: goodbye` (with `retry: 250`) and
+ends it, so a restart does not wait for streams that would never finish by themselves.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import queue
 import socket
 import threading
 import time
+import weakref
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 from flask_login import current_user, login_required
@@ -34,6 +37,9 @@ COALESCE_SECONDS = 0.02   # notifications arriving this close together cost one 
 # stream renews that every few seconds, for three times as long.
 WATCH_RENEW_SECONDS = 5.0
 MAX_QUEUED = 100          # a stream this far behind is told to reload rather than buffered further
+GOODBYE_RETRY_MS = 250    # a stream ended by a restart: reconnect soon (to another worker, or the new one)
+_GOODBYE = ("goodbye", {"reason": "restart"})
+_HUBS: "weakref.WeakSet[Hub]" = weakref.WeakSet()   # every hub of this process, for end_all_streams
 
 bp = Blueprint("stream", __name__)
 
@@ -52,10 +58,15 @@ class Hub:
         self.connected = threading.Event()
         self._watcher = f"live-{socket.gethostname()}-{os.getpid()}-{id(self):x}"
         self._watch_renew_at = 0.0
+        self.ending = threading.Event()
+        _HUBS.add(self)
 
     def subscribe(self, user_id: int) -> queue.Queue:
+        inbox: queue.Queue = queue.Queue(MAX_QUEUED + 1)  # + 1: room for the goodbye
+        if self.ending.is_set():
+            inbox.put_nowait(_GOODBYE)
+            return inbox
         self._start()
-        inbox: queue.Queue = queue.Queue(MAX_QUEUED)
         with self._lock:
             self._streams.setdefault(user_id, set()).add(inbox)
         self._keep_awake()  # before the first event is sent: the intake must notify from now on
@@ -78,6 +89,17 @@ class Hub:
                 self._thread = threading.Thread(target=self._run, name="live-hub", daemon=True)
                 self._thread.start()
 
+    def end_streams(self) -> None:
+        """The process is stopping: every open stream says goodbye and ends, so the worker can exit at once
+        (not at gunicorn's graceful_timeout) and the browsers reconnect to another worker."""
+        self.ending.set()
+        with self._lock:
+            inboxes = [inbox for streams in self._streams.values() for inbox in streams]
+        for inbox in inboxes:
+            _drain(inbox)   # what it had not read yet: the page looks again after reconnecting anyway
+            inbox.put_nowait(_GOODBYE)
+        self._stop.set()
+
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -87,6 +109,8 @@ class Hub:
         with self._lock:
             streams = list(self._streams.get(user_id, ()))
         for inbox in streams:
+            if self.ending.is_set():
+                return
             try:
                 inbox.put_nowait(message)
             except queue.Full:  # a stalled reader: one "resync" replaces what it could not take
@@ -192,7 +216,8 @@ def stream():
     """The user's live updates; `Last-Event-ID` (or `?last_event_id=`) says what the browser saw last."""
     the_hub, user_id = hub(), current_user.id
     inbox = the_hub.subscribe(user_id)
-    the_hub.connected.wait(5)  # the first stream of a process waits for the LISTEN to be in place
+    if not the_hub.ending.is_set():
+        the_hub.connected.wait(5)  # the first stream of a process waits for the LISTEN to be in place
     seen = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or ""
     missed = False
     if seen.isdigit() and len(seen) < 19:
@@ -201,6 +226,10 @@ def stream():
         except DatabaseError:
             missed = True  # unsure: let the page look again
     heartbeat = current_app.config.get("LIVE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS)
+    # gunicorn keeps a finished response's connection for the next request (keepalive): a stream ended by a
+    # stopping worker shuts its socket too, so the browser reconnects elsewhere and the worker can exit at once.
+    client_socket = request.environ.get("gunicorn.socket")
+    said_goodbye = []
 
     def messages():
         try:
@@ -213,6 +242,10 @@ def stream():
                 except queue.Empty:
                     yield ": heartbeat\n\n"
                     continue
+                if (name, data) == _GOODBYE:
+                    said_goodbye.append(True)
+                    yield f"retry: {GOODBYE_RETRY_MS}\n" + _frame(name, data, the_hub.last_id)
+                    return
                 yield _frame(name, data, the_hub.last_id)
         finally:
             the_hub.unsubscribe(user_id, inbox)
@@ -220,7 +253,22 @@ def stream():
     response = Response(stream_with_context(messages()), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each message on at once
+
+    @response.call_on_close
+    def _hang_up():  # called after the last chunk is written
+        if said_goodbye and client_socket is not None:
+            try:
+                client_socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     return response
+
+
+def end_all_streams() -> None:
+    """End every open stream of this process (deployment/gunicorn.conf.py calls it when a worker is told to stop)."""
+    for the_hub in list(_HUBS):
+        the_hub.end_streams()
 
 
 def init_app(app, database: Database, dsn: str) -> None:

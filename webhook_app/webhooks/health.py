@@ -19,6 +19,7 @@ def report(db: Database, user_id: int) -> dict:
     failure = db.one("user_webhook_last_failure", user_id=user_id)
     templates = catalog.sync_status(db, user_id)
     late = adoption.adopted_count(db, user_id)
+    unowned = db.one("unowned_webhook_events_summary")
     errors = [(mine.get("last_error_at"), mine.get("last_error"))]
     if failure:
         errors.append((failure["updated_at"], failure["message"] or f"event {failure['id']} failed"))
@@ -37,6 +38,9 @@ def report(db: Database, user_id: int) -> dict:
         # Events Meta sent before their account was connected here: kept, then handed over and processed.
         "arrived_before_connect": {"count": late["count"], "last_received_at": iso(late["last_received_at"]),
                                    "last_handed_over_at": iso(late["last_adopted_at"])},
+        # Deliveries no connected account owns yet (SPEC 7), across the service: counts only, never whose ids.
+        "unknown_owner": {"count": unowned["count"], "ids": unowned["ids"],
+                          "last_received_at": iso(unowned["last_received_at"]), "by_object": unowned["by_object"]},
         "templates": {k: templates[k] for k in ("approved", "total", "last_synced_at", "last_error", "last_error_at",
                                                 "running")},
     }

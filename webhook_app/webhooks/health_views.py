@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask_login import current_user, login_required
 
+from webhook_app.accounts.views import graph_api_status
 from webhook_app.db import get_db
 from webhook_app.webhooks import health
 
@@ -13,5 +14,6 @@ bp = Blueprint("webhook_health", __name__)
 @bp.get("/webhook-health")
 @login_required
 def webhook_health():
-    """Verified, last delivery received and processed, failures in the last hour, template sync state."""
-    return jsonify(health.report(get_db(), current_user.id))
+    """Verified, last delivery received and processed, failures in the last hour, unknown-owner deliveries,
+    template sync state, and the Graph API version in use with its end of life (issue 21's calendar)."""
+    return jsonify({**health.report(get_db(), current_user.id), "graph_api": graph_api_status()})

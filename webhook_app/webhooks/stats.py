@@ -1,7 +1,8 @@
 """A user's webhook statistics from the rollup tables the triggers of migration 0030 keep.
 
 Reading never counts webhook_events: the user's delta rows are folded first (a few rows since the
-last read), then a handful of totals and at most 1,440 minutes are summed.
+last read), then a handful of totals and at most 1,440 minutes are summed; the 7 d / 30 d charts sum
+at most 720 hours (migration 0150) and two days of minutes.
 """
 from __future__ import annotations
 
@@ -49,11 +50,17 @@ LONG_RANGES = {"7d": ("7 days", "1 hour"), "30d": ("30 days", "1 day")}
 
 
 def activity(db: Database, user_id: int, range_name: str) -> dict | None:
-    """Received / processed / failed per hour (7 d) or day (30 d), counted from the events still kept."""
+    """Received / processed / failed per hour (7 d) or day (30 d), from the hourly and minute rollups (0150).
+
+    As in the 24 h chart, "failed" counts failed attempts when they happened, and what was received stays
+    counted after the events are pruned."""
     if range_name not in LONG_RANGES:
         return None
     span, bucket = LONG_RANGES[range_name]
-    rows = db.all("webhook_activity_by_bucket", user_id=user_id, span=span, bucket=bucket)
+    with db.transaction() as tx:
+        tx.run("prune_webhook_activity_minutes", user_id=user_id)   # minutes past 48 h into the hourly rollup
+        tx.run("prune_webhook_activity_hours", user_id=user_id)
+        rows = tx.all("webhook_activity_by_bucket", user_id=user_id, span=span, bucket=bucket)
     return {"range": range_name, "bucket_seconds": 3600 if bucket == "1 hour" else 86400,
             "buckets": [[r["at"].isoformat(), r["received"], r["processed"], r["failed"]] for r in rows],
             "fields": ["at", "received", "processed", "failed"]}

@@ -19,6 +19,8 @@ async function load() {
     ["Templates", `${health.templates.approved} approved of ${health.templates.total}` +
       (health.templates.last_synced_at ? `, synced ${when(health.templates.last_synced_at)}` : ", never synced")],
   ]);
+  unowned(health);
+  graphApi(health.graph_api);
   const c = stats.counts;
   facts($("queue-facts"), [
     ["Waiting", el("a", { href: "/events?status=pending", text: `${c.pending} pending` })],
@@ -26,6 +28,42 @@ async function load() {
     ["Failed, will retry", el("a", { href: "/events?status=failed", text: String(c.failed) })],
     ["Dead letter", el("a", { href: "/events?status=dead_letter", text: String(c.dead_letter) })],
   ]);
+}
+
+const OBJECTS = { instagram: "Instagram", page: "Facebook Page", whatsapp_business_account: "WhatsApp" };
+const plural = (n, one, many = `${one}s`) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
+
+// SPEC 7: deliveries no connected account owns (counted across the service), and the user's own handed over late.
+function unowned(health) {
+  const u = health.unknown_owner;
+  const late = health.arrived_before_connect;
+  const kinds = Object.entries(u.by_object).sort((a, b) => b[1] - a[1]).map(([object, n]) => `${OBJECTS[object] || object} ${n.toLocaleString()}`);
+  facts($("unowned-facts"), [
+    ["Waiting", u.count
+      ? el("span", { class: "warn", text: `${plural(u.count, "delivery", "deliveries")} for ${plural(u.ids, "id")} (${kinds.join(", ")})` })
+      : "none"],
+    ["Newest", u.last_received_at ? timeEl(u.last_received_at) : "–"],
+    ["Handed to you", late.count
+      ? el("span", {}, `${plural(late.count, "event")}, the last `, timeEl(late.last_handed_over_at))
+      : "none"],
+  ]);
+}
+
+// Issue 21's calendar: the version in use, the day Meta stops serving it, and a warning from 90 days before.
+function graphApi(g) {
+  const ends = g.end_of_life
+    ? `${g.end_of_life} (${g.days_left < 0 ? `${plural(-g.days_left, "day")} ago` : `in ${plural(g.days_left, "day")}`})`
+    : (g.known ? "not announced yet" : "unknown: not in this service's calendar");
+  facts($("graph-facts"), [
+    ["Version in use", el("code", { id: "graph-version", text: g.version })],
+    ["End of life", el("span", { id: "graph-end", class: g.warning ? "warn" : "", text: ends })],
+    ["Newest known", el("code", { text: g.newest })],
+    ["Calendar checked", g.calendar_checked],
+  ]);
+  const warning = $("graph-warning");
+  warning.textContent = g.warning || "";
+  warning.hidden = !g.warning;
+  $("graph-source").href = g.source;
 }
 
 // The timers' jobs (issue 18's /api/timed-jobs), each with Run now.
