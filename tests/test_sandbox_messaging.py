@@ -479,3 +479,24 @@ def test_the_apps_receiver_accepts_the_status_webhooks(server, sandbox):
     assert answer.status_code == 200
     summary = wait_for(lambda: (s := w.get("")) and s["updates_sent"] + s["webhooks_failed"] >= 3 and s)
     assert summary["updates_sent"] == 3 and summary["webhooks_failed"] == 0
+
+
+def test_instagram_login_send_and_comment_reply_on_graph_instagram_com(world, receiver):
+    studio = world.state.add_instagram_account("sandbox.studio")
+    token = world.state.issue_token("instagram", studio.id, ["instagram_business_manage_messages"],
+                                    lifetime=3600).value
+    # Form fields holding JSON, as InstagramClient.send_text posts them.
+    answer = requests.post(f"{world.url}/instagram/{V}/me/messages", timeout=10, headers={
+        "Authorization": f"Bearer {token}"}, data={"recipient": json.dumps({"id": "232323232"}),
+                                                   "message": json.dumps({"text": "Thank you!", "metadata": "igl-1"})})
+    assert answer.status_code == 200 and answer.json()["recipient_id"] == "232323232"
+    wait_for(lambda: len(messaging_items(receiver)) == 2)
+    assert receiver[0][1]["entry"][0]["id"] == studio.id
+    assert messaging_items(receiver)[0]["message"]["metadata"] == "igl-1"
+    assert world.get("/counts/igl-1")["count"] == 1
+    reply = requests.post(f"{world.url}/instagram/{V}/17870913679156914/replies", data={"message": "Thanks!"},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert reply.status_code == 200 and reply.json()["id"]
+    page_token = requests.post(f"{world.url}/instagram/{V}/17870913679156914/replies", data={"message": "x"},
+                               headers={"Authorization": f"Bearer {world.page_token}"}, timeout=10)
+    assert page_token.json()["error"]["code"] == 190

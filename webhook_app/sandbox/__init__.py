@@ -54,7 +54,8 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     if world_path is not None:
         _keep_world(app, app.extensions["sandbox"], world_path)
     for bp in (meta.dialog_bp, meta.graph_bp, meta.instagram_bp, tiktok.auth_bp, tiktok.api_bp, controls.bp,
-               samples.cdn_bp, *instagram_login.blueprints, messaging.bp, messaging.controls_bp):
+               samples.cdn_bp, *instagram_login.blueprints, messaging.bp, messaging.ig_bp,
+               messaging.controls_bp):
         app.register_blueprint(bp)
 
     @app.errorhandler(HTTPException)
@@ -75,7 +76,7 @@ def _keep_world(app: Flask, world: SandboxState, path: Path) -> None:
     def _changed(response):
         if not (request.method in ("GET", "HEAD") and request.path in _READ_ONLY) \
                 and not request.path.startswith("/_sandbox/api/messaging") \
-                and not (request.path.startswith("/graph/") and request.path.endswith(_SEND_PATHS)):
+                and not (request.path.startswith(("/graph/", "/instagram/")) and request.path.endswith(_SEND_PATHS)):
             autosave.changed()
         return response
 

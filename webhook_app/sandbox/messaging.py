@@ -39,6 +39,7 @@ from webhook_app.sandbox.state import META_FAULTS, SandboxError, SandboxState, T
 log = logging.getLogger(__name__)
 
 bp = Blueprint("sandbox_messaging", __name__, url_prefix="/graph")
+ig_bp = Blueprint("sandbox_messaging_instagram", __name__, url_prefix="/instagram")   # graph.instagram.com
 
 DEFAULT_PER_SECOND = 80.0          # Cloud API throughput per business phone number (Meta's "Throughput")
 WHATSAPP_TEXT_MAX = 4096
@@ -757,6 +758,22 @@ def send_message(version: str, object_id: str):
             raise meta_error(403, "(#230) Requires pages_messaging permission to manage the object", 230)
         return _conversation_send("instagram", object_id, INSTAGRAM_TEXT_MAX)
     raise _unknown(object_id)
+
+
+def instagram_login_send(ig_id: str):
+    """graph.instagram.com's send API (Instagram Login token, already checked): as the Graph API's Instagram send."""
+    return _conversation_send("instagram", ig_id, INSTAGRAM_TEXT_MAX)
+
+
+@ig_bp.post("/<version>/<object_id>/replies")
+@api_route("instagram")
+def instagram_login_comment_reply(version: str, object_id: str):
+    """graph.instagram.com: reply publicly to a comment with the Instagram Login token."""
+    value = bearer_token()
+    token = state().check_meta_token(value)
+    if token.kind != "instagram":
+        raise meta_error(400, "Invalid OAuth access token - Cannot parse access token", 190)
+    return _comment_reply("instagram_comment", object_id, token)
 
 
 def _comment_reply(channel: str, comment_id: str, token: Token):
