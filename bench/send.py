@@ -191,10 +191,14 @@ def throughput(stack: Stack, url: str, browser: Browser, conversation_id: int, t
                                 "WHERE outbound_id = ANY(%s) AND status = 'sent'", (ids,))[0][0])
     messaging = stack.sandbox("messaging", method="GET")
     counts = stack.sandbox("messaging/counts", method="GET")["counts"]
+    sends = requests.get(f"{stack.sandbox_url}/_sandbox/api/messaging/sends", params={"limit": 50_000},
+                         timeout=60).json()["sends"]
+    inside = [(s["answered_at"] - s["received_at"]) * 1000 for s in sends if s["answered_at"]]
     return {"floor": floor, "to_sent": float(times["sent"]) - started, "to_read": float(times["read"]) - started,
             "first_sent": first_sent - started, "sent_span": float(times["sent"]) - first_sent,
             "statuses": final, "refused": messaging["refused"], "accepted": messaging["accepted"],
-            "most_sends": max((counts.get(str(i), 0) for i in ids), default=0), "queued_s": queued_s}
+            "most_sends": max((counts.get(str(i), 0) for i in ids), default=0), "queued_s": queued_s,
+            "sandbox_ms": {"p50": median(inside), "p99": percentile(inside, 99)}}
 
 
 def latency(url: str, browser: Browser, conversation_id: int, template: dict, samples: int):
@@ -245,7 +249,8 @@ def main(argv=None) -> dict:
               f"({result['sent_span'] / floor:.3f} × floor)", flush=True)
         print(f"  outbound statuses {result['statuses']} · sandbox accepted {result['accepted']:,} · refused "
               f"{result['refused'] or 'none'} (130429: {result['refused'].get('130429', 0)}, target 0) · most sends "
-              f"of one message {result['most_sends']} (target 1)", flush=True)
+              f"of one message {result['most_sends']} (target 1) · the sandbox's own time per send call p50 "
+              f"{result['sandbox_ms']['p50']:.1f} ms, p99 {result['sandbox_ms']['p99']:.1f} ms", flush=True)
         lat, answers = latency(url, browser, conversation_id, template, args.latency_samples)
         result["latency_ms"] = {"p50": median(lat), "p99": percentile(lat, 99), "max": max(lat) if lat else None,
                                 "post_p50": median(answers), "post_p99": percentile(answers, 99)}
