@@ -53,6 +53,8 @@ BENCHMARKS = (
               quick=("--events", "20000", "--samples", "30")),
     Benchmark("dashboard_search", "bench.dashboard_search", "events search and the 7 d / 30 d charts, before and "
               "after migration 0150", quick=("--events", "20000", "--samples", "8")),
+    Benchmark("send", "bench.send", "10,000 WhatsApp template replies through the sender, sandbox limit 80/s",
+              quick=("--messages", "800", "--latency-samples", "20")),
 )
 
 
