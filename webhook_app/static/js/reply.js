@@ -14,7 +14,7 @@ export const STATUS_WORDS = {
   failed: "Not sent", unknown: "Not known whether it was sent",
 };
 export const STATUS_MARKS = { queued: "🕓", sending: "…", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!", unknown: "?" };
-const ATTACHMENT_TYPES = [["image", "Image"], ["video", "Video"], ["audio", "Audio"], ["file", "File (document)"]];
+const PICK_A_COMMENT = "Choose Reply or Reply privately under a comment to answer it.";
 const CAPTIONED = new Set(["image", "video", "file"]);  // WhatsApp shows a caption on these, not on audio
 
 function el(tag, props, ...children) {
@@ -190,11 +190,11 @@ export function replyBox({ conversationId, onSent, onExpired }) {
   function blocked() {
     const c = state.conversation;
     if (!c) return "Loading…";
-    if (c.kind !== "direct") return state.target ? null : "Choose Reply or Reply privately on a comment above.";
     const reply = c.reply || {};
-    if (reply.can_reply === false || reply.needs_template) {
-      return reply.reason || (reply.needs_template ? "The customer last wrote more than 24 hours ago: WhatsApp lets you send only an approved template."
-                                                   : "You cannot reply in this conversation.");
+    if (reply.can_reply === false) return reply.reason || "You cannot reply in this conversation.";
+    if (c.kind !== "direct") return state.target ? null : PICK_A_COMMENT;
+    if (reply.needs_template) {
+      return reply.reason || "The customer last wrote more than 24 hours ago: WhatsApp lets you send only an approved template.";
     }
     return null;
   }
@@ -213,8 +213,9 @@ export function replyBox({ conversationId, onSent, onExpired }) {
     windowNote.textContent = left && c.kind === "direct" ? `Window closes in ${left}` : "";
     windowNote.hidden = !windowNote.textContent;
     const why = blocked();
-    closed.textContent = why && c && (c.kind === "direct" || !state.target) ? why : "";
-    closed.hidden = !closed.textContent;
+    closed.textContent = why || "";
+    closed.hidden = !why;
+    closed.classList.toggle("calm", why === PICK_A_COMMENT);  // a hint, not a refusal
     const off = Boolean(why);
     text.disabled = off;
     attachUrl.disabled = attachType.disabled = off || (c && c.kind !== "direct");
@@ -257,6 +258,8 @@ export function replyBox({ conversationId, onSent, onExpired }) {
     } catch (error) {
       if (!error.retryable) keys.forget();  // a refusal queued nothing: what the user edits next is a new message
       showError(error.message);
+      // The window closed or the account lost its rights since the page loaded: show what is possible now.
+      if (["window_closed", "reauth_needed"].includes(error.reason)) onExpired();
       return null;
     } finally {
       state.sending = false;
