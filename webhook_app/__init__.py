@@ -16,6 +16,7 @@ from webhook_app.conversations import views as conversation_views
 from webhook_app.db import with_database_url
 from webhook_app.logging_setup import configure_logging
 from webhook_app.message_templates import views as template_views
+from webhook_app.outbound import views as outbound_views
 from webhook_app.timed_jobs import views as timed_job_views
 from webhook_app.tokens import views as token_views
 from webhook_app.web import dashboard, errors, health, params, request_hooks, stream
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None, test_config: dict | None = None
     app.register_blueprint(conversation_views.pages)
     app.register_blueprint(create_api_blueprint([
         account_views.bp, event_views.bp, inbox_views.bp, token_views.bp, template_views.bp,
-        health_views.bp, metrics_views.bp, timed_job_views.bp, stream.bp, conversation_views.bp,
+        health_views.bp, metrics_views.bp, timed_job_views.bp, stream.bp, conversation_views.bp, outbound_views.bp,
     ]))
     stream.init_app(app, database, database_url)
     token_views.init_app(app)

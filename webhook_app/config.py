@@ -97,6 +97,14 @@ class Settings:
     sandbox_token_monitor_seconds: float = 20.0
     # An account that usually gets webhooks every day is "silent" after this long without one (accounts/silence.py).
     silence_alarm_hours: float = 6.0
+    # Replies (SPEC 16): the pace per WhatsApp phone number and per Instagram account, shared by every sender.
+    whatsapp_messages_per_second: float = 80.0
+    instagram_calls_per_second: float = 100.0
+    # A message in `sending` longer than this (its sender died mid-call) becomes `unknown`: never resent on its
+    # own. Longer than the send call's own timeout, so a slow answer is not taken for a dead sender.
+    sender_lease_seconds: float = 30.0
+    sender_retry_delays: tuple[float, ...] = (2.0, 10.0, 60.0, 300.0)
+    sender_max_attempts: int = 6
 
     @property
     def production(self) -> bool:
@@ -227,6 +235,11 @@ _VARIABLES = {
     "data_sync_spacing_seconds": ("DATA_SYNC_SPACING_SECONDS", _float),
     "sandbox_token_monitor_seconds": ("SANDBOX_TOKEN_MONITOR_SECONDS", _float),
     "silence_alarm_hours": ("SILENCE_ALARM_HOURS", _hours),
+    "whatsapp_messages_per_second": ("WHATSAPP_MESSAGES_PER_SECOND", _float),
+    "instagram_calls_per_second": ("INSTAGRAM_CALLS_PER_SECOND", _float),
+    "sender_lease_seconds": ("SENDER_LEASE_SECONDS", _float),
+    "sender_retry_delays": ("SENDER_RETRY_DELAYS", _floats),
+    "sender_max_attempts": ("SENDER_MAX_ATTEMPTS", _int),
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from webhook_app.db import Database
+from webhook_app.outbound import reply_state
 from webhook_app.web.listing import decode_cursor, encode_cursor, page
 from webhook_app.web.serialize import iso
 
@@ -171,7 +172,17 @@ def get_conversation(db: Database, user_id: int, conversation_id: int, before: s
     quoted = {q["external_id"]: q for q in db.all("messages_by_external_ids", conversation_id=conversation_id,
                                                    user_id=user_id, external_ids=wanted)} if wanted else {}
     cursor = encode_cursor(rows[-1]["occurred_at"], rows[-1]["id"]) if older else None
-    return {**_conversation(row), "messages": [_message(r, quoted) for r in reversed(rows)], "next_cursor": cursor}
+    messages = [_message(r, quoted) for r in reversed(rows)]
+    # Our replies (SPEC 16) carry their send: status from queued to read, Meta's error; echoes of messages sent
+    # elsewhere (the Meta apps) carry null.
+    sends = reply_state.outbound_of(db, user_id, [m["id"] for m in messages if m["direction"] == "outbound"])
+    for m in messages:
+        if m["direction"] == "outbound":
+            m["outbound"] = sends.get(m["id"])
+            if m["outbound"] is not None:
+                m["status"], m["error"] = m["outbound"]["status"], m["error"] or m["outbound"]["error"]
+    return {**_conversation(row), "messages": messages, "next_cursor": cursor,
+            "reply": reply_state.reply(db, user_id, conversation_id)}
 
 
 def mark_read(db: Database, user_id: int, conversation_id: int) -> bool:
