@@ -164,14 +164,17 @@ function bubble(m, actions = {}) {
   if (m.deleted) body.append(el("p", { class: "deleted", text: "Message deleted" }));
   else {
     if (m.choice) body.append(el("p", { class: "choice", text: `Tapped: ${m.choice.title || m.choice.payload || "an option"}` }));
-    else if (sent && sent.template && !m.text) {
+    else if (sent && sent.template) {  // the template's body as the customer reads it, when this page knows it
       const filled = actions.templateText && actions.templateText(sent.template);
       body.append(el("p", { class: "template-name muted small", text: `Template ${sent.template.name} (${sent.template.language})` }));
-      body.append(el("p", { class: "text", text: filled || (sent.template.variables || []).join(" · ") || sent.template.name }));
-    }
-    else if (m.text) body.append(el("p", { class: "text", text: m.text }));
+      if (filled) body.append(el("p", { class: "text", text: filled }));
+      else if ((sent.template.variables || []).length) body.append(el("p", { class: "text", text: sent.template.variables.join(" · ") }));
+    } else if (m.text) body.append(el("p", { class: "text", text: m.text }));
     else if (!m.attachments.length) body.append(el("p", { class: "summary muted", text: m.summary }));
-    if (m.attachments.length) body.append(el("div", { class: "attachments" }, ...m.attachments.map(attachmentNode)));
+    // Our own attachment is wherever the user put it, a host the CSP does not let the page load: a link, no preview.
+    const drawAttachment = sent ? (a) => el("a", { class: "attachment", href: a.url, target: "_blank", rel: "noopener noreferrer" },
+      el("span", { class: "file-chip", text: `📎 ${a.type}: ${a.url.replace(/^https:\/\//, "").slice(0, 60)}` })) : attachmentNode;
+    if (m.attachments.length) body.append(el("div", { class: "attachments" }, ...m.attachments.map(drawAttachment)));
     extras(m).forEach((part) => body.append(part));
   }
   const meta = el("div", { class: "bubble-meta" },

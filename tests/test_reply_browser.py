@@ -1,0 +1,160 @@
+"""Replying from the conversation view in a real browser (SPEC 16): Chromium types into the reply box of the app,
+served over HTTP, connected to the sandbox's accounts; the sender sends through the sandbox, whose status webhooks
+come back to the app's receiver and move the ticks on the open page."""
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.support.inbox import drain
+from tests.support.live import consent
+from tests.support.webhooks import deliver
+from tests.test_dashboard_browser import AXE, EMAIL, PASSWORD, chromium, page_factory, shot  # noqa: F401 (fixtures)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.sandbox]
+WA_CUSTOMER, IG_CUSTOMER, FB_CUSTOMER, COMMENTER = "16505551234", "1254459154682919", "7001002003004005", "232323232"
+STATUS_WAIT_MS = 15000   # queued → read: the sender's wake-up, the sandbox's call and its three status webhooks
+
+
+class World:
+    """A user with the sandbox's Page, Instagram account and WhatsApp number connected, and one conversation each."""
+
+    def __init__(self, auth, browser, sandbox, server, settings, sql):
+        self.browser, self.sandbox, self.server, self.settings, self.sql = browser, sandbox, server, settings, sql
+        auth.register(EMAIL, PASSWORD)
+        assert consent(browser, "/connect/meta").status_code == 302
+        assert consent(browser, "/connect/whatsapp").status_code == 302
+        state = sandbox.state
+        self.waba = next(iter(state.wabas.values()))
+        self.phone = self.waba.phone_numbers[0]["id"]
+        self.page = next(p for p in state.pages.values() if p.ig_id)
+        self.ig = self.page.ig_id
+        state.seed_templates(self.waba.id, 1, status="REJECTED")
+        assert browser.api("POST", "/api/templates/sync").status_code == 200
+
+    def customer_writes(self, channel: str, text: str, *, ago_s: float = 60) -> int:
+        """The customer's message arrives as Meta's webhook; returns the id of its conversation."""
+        at = time.time() - ago_s
+        mid = f"m.{channel}.{int(at * 1000)}"
+        if channel == "whatsapp":
+            payload = {"object": "whatsapp_business_account", "entry": [{"id": self.waba.id, "changes": [{
+                "field": "messages", "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": "15550101000", "phone_number_id": self.phone},
+                    "contacts": [{"profile": {"name": "Maria Lopez"}, "wa_id": WA_CUSTOMER}],
+                    "messages": [{"from": WA_CUSTOMER, "id": f"wamid.{mid}", "timestamp": str(int(at)), "type": "text",
+                                  "text": {"body": text}}]}}]}]}
+            contact = WA_CUSTOMER
+        else:
+            account, contact, kind = ((self.ig, IG_CUSTOMER, "instagram") if channel == "instagram"
+                                      else (self.page.id, FB_CUSTOMER, "page"))
+            payload = {"object": kind, "entry": [{"id": account, "time": int(at * 1000), "messaging": [{
+                "sender": {"id": contact}, "recipient": {"id": account}, "timestamp": int(at * 1000),
+                "message": {"mid": mid, "text": text}}]}]}
+        assert deliver(self.server.url, payload).status_code == 200
+        drain(self.settings)
+        return self.conversation_of(contact)
+
+    def comment_arrives(self, text: str, comment_id: str = "17865799348089039") -> int:
+        payload = {"object": "instagram", "entry": [{"id": self.ig, "time": int(time.time()), "changes": [
+            {"field": "comments", "value": {"from": {"id": COMMENTER, "username": "shopper.anna"},
+                                            "media": {"id": "17866666", "media_product_type": "FEED"},
+                                            "id": comment_id, "text": text}}]}]}
+        assert deliver(self.server.url, payload).status_code == 200
+        drain(self.settings)
+        return self.conversation_of(COMMENTER)
+
+    def conversation_of(self, contact: str) -> int:
+        rows = self.sql("SELECT c.id FROM conversations c JOIN contacts t ON t.id = c.contact_id "
+                        "WHERE t.external_id = %s", (contact,))
+        assert len(rows) == 1, rows
+        return rows[0][0]
+
+    def outbound(self) -> list[tuple]:
+        return self.sql("SELECT kind, status, body::text FROM outbound_messages ORDER BY id")
+
+
+@pytest.fixture
+def world(auth, browser, sandbox, server, settings, sql):
+    return World(auth, browser, sandbox, server, settings, sql)
+
+
+def open_conversation(page, conversation_id: int) -> None:
+    if "/auth/" in page.url or page.url in ("about:blank", ""):
+        page.goto(f"/auth/login?next=/inbox/{conversation_id}")
+        page.get_by_label("Email").fill(EMAIL)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"**/inbox/{conversation_id}")
+    else:
+        page.goto(f"/inbox/{conversation_id}")
+    page.wait_for_function("() => document.querySelector('.inbox').dataset.loaded === 'true'")
+    page.wait_for_selector('#live-state[data-state="on"]')
+
+
+def mine(page, text: str):
+    """Our reply with this text, as its bubble in the conversation."""
+    return page.locator(".message.outbound", has=page.locator(".text", has_text=text))
+
+
+def test_a_refusal_is_shown_next_to_the_box_and_keeps_the_text(page_factory, world, sql):  # noqa: F811
+    conversation = world.customer_writes("whatsapp", "Where is my order?")
+    page = page_factory(1440, 900)
+    open_conversation(page, conversation)
+    expect(page.locator("#reply-window")).to_have_text(re.compile(r"^Window closes in 23 h$"))
+    expect(page.get_by_role("button", name="Use a template")).to_be_visible()
+    # The window closes while the page is open (the customer's message is now 25 hours old).
+    sql("UPDATE conversations SET last_inbound_at = now() - interval '25 hours' WHERE id = %s", (conversation,))
+    box = page.get_by_label("Your reply")
+    box.fill("Are you still there?")
+    box.press("Enter")
+    expect(page.locator("#reply-error")).to_have_text(
+        "The customer last wrote more than 24 hours ago: WhatsApp only allows a template now. Use a template.")
+    expect(box).to_have_value("Are you still there?")
+    assert world.outbound() == []
+    # The page learnt the window is closed: the box says why, and the template picker is open.
+    expect(page.locator("#reply-closed")).to_contain_text("only a template can be sent now")
+    expect(box).to_be_disabled()
+    expect(page.locator("#template-picker")).to_be_visible()
+    expect(page.locator("#reply-window")).to_be_hidden()
+    assert page.problems == []
+
+
+def test_a_double_click_and_a_retry_after_a_network_error_send_once(page_factory, world):  # noqa: F811
+    conversation = world.customer_writes("instagram", "Do you ship to Spain?")
+    page = page_factory(1440, 900)
+    open_conversation(page, conversation)
+    box = page.get_by_label("Your reply")
+    box.fill("Yes, in 3 days")
+    page.get_by_role("button", name="Send", exact=True).dblclick()
+    expect(mine(page, "Yes, in 3 days")).to_have_count(1)
+    expect(box).to_have_value("")
+    assert [row[0] for row in world.outbound()] == ["text"]
+
+    # The answer to the next send is lost on the way back (the server queued it): sent again, it is the same message.
+    keys = []
+    lost = {"done": False}
+
+    def lose_the_answer(route, request):
+        keys.append(request.headers.get("idempotency-key"))
+        if not lost["done"]:
+            lost["done"] = True
+            route.fetch()      # it reaches the server...
+            route.abort("connectionreset")   # ...and the browser hears nothing back
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/api/conversations/\d+/messages$"), lose_the_answer)
+    box.fill("And to Portugal too")
+    box.press("Enter")
+    expect(page.locator("#reply-error")).to_contain_text("could not be reached")
+    expect(box).to_have_value("And to Portugal too")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(mine(page, "And to Portugal too")).to_have_count(1)
+    assert len(keys) == 2 and keys[0] == keys[1] and re.fullmatch(r"[0-9a-f-]{36}", keys[0])
+    assert [json.loads(row[2])["text"] for row in world.outbound()] == ["Yes, in 3 days", "And to Portugal too"]
+    assert page.problems == []
