@@ -158,3 +158,66 @@ def test_a_double_click_and_a_retry_after_a_network_error_send_once(page_factory
     assert len(keys) == 2 and keys[0] == keys[1] and re.fullmatch(r"[0-9a-f-]{36}", keys[0])
     assert [json.loads(row[2])["text"] for row in world.outbound()] == ["Yes, in 3 days", "And to Portugal too"]
     assert page.problems == []
+
+
+def test_a_whatsapp_template_from_the_picker_with_its_variables(page_factory, world):  # noqa: F811
+    conversation = world.customer_writes("whatsapp", "Hello?", ago_s=2 * 86400)   # the window closed a day ago
+    page = page_factory(1440, 900)
+    open_conversation(page, conversation)
+    expect(page.locator("#reply-closed")).to_have_text(
+        "The customer last wrote more than 24 hours ago: only a template can be sent now.")
+    expect(page.get_by_label("Your reply")).to_be_disabled()
+    picker = page.locator("#template-picker")
+    expect(picker).to_be_visible()   # offered at once: it is the only way to answer now
+    choice = page.get_by_label("Template", exact=True)
+    # Only APPROVED templates: the sandbox's three, not the REJECTED fourth.
+    expect(choice.locator("option")).to_have_text(["Choose a template", "sandbox_template_1 (en_US) · marketing",
+                                                   "sandbox_template_2 (en_US) · utility",
+                                                   "sandbox_template_3 (en_US) · authentication"])
+    choice.select_option(label="sandbox_template_2 (en_US) · utility")
+    preview = page.locator("#template-preview")
+    expect(preview.locator(".template-header")).to_have_text("Update 2")
+    expect(preview.locator(".template-body")).to_have_text("Hello {{1}}, your order {{2}} is ready.")
+    page.get_by_label("Variable {{1}}").fill("Maria")
+    expect(preview.locator(".template-body")).to_have_text("Hello Maria, your order {{2}} is ready.")
+    page.get_by_role("button", name="Send template").click()
+    expect(page.locator("#template-error")).to_contain_text("Fill in Variable {{2}}")
+    expect(page.get_by_label("Variable {{2}}")).to_be_focused()
+    page.get_by_label("Variable {{2}}").fill("#1042")
+    expect(preview.locator(".template-body")).to_have_text("Hello Maria, your order #1042 is ready.")
+    page.get_by_role("button", name="Send template").click()
+    sent = mine(page, "Hello Maria, your order #1042 is ready.")
+    expect(sent).to_have_count(1)
+    expect(sent.locator(".template-name")).to_have_text("Template sandbox_template_2 (en_US)")
+    [(kind, _status, body)] = world.outbound()
+    assert kind == "template" and json.loads(body)["template"] == {
+        "name": "sandbox_template_2", "language": "en_US", "variables": ["Maria", "#1042"]}
+    # After a reload the bubble still reads as the customer reads it.
+    page.reload()
+    expect(mine(page, "Hello Maria, your order #1042 is ready.")).to_have_count(1)
+    assert page.problems == []
+
+
+def test_comment_threads_reply_publicly_and_privately(page_factory, world):  # noqa: F811
+    thread = world.comment_arrives("How much is it?")
+    page = page_factory(390, 844)
+    open_conversation(page, thread)
+    expect(page.locator("#reply-closed")).to_have_text("Choose Reply or Reply privately under a comment to answer it.")
+    expect(page.get_by_label("Your reply")).to_be_disabled()
+    comment = page.locator(".message.inbound.kind-comment")
+    comment.get_by_role("button", name="Reply publicly to “How much is it?”").click()
+    box = page.get_by_label("Your reply")
+    expect(box).to_be_focused()
+    expect(page.locator("#reply-context")).to_contain_text("Public reply to “How much is it?”")
+    box.fill("29 EUR, in three colours")
+    box.press("Enter")
+    expect(mine(page, "29 EUR, in three colours")).to_have_count(1)
+    expect(page.locator("#reply-context")).to_be_hidden()
+    comment.get_by_role("button", name="Reply privately to “How much is it?”").click()
+    expect(page.locator("#reply-context")).to_contain_text("Private reply to “How much is it?”")
+    box.fill("I sent you the colour chart")
+    box.press("Enter")
+    expect(page.locator("#reply-context")).to_be_hidden()
+    assert [(kind, json.loads(body)["text"]) for kind, _status, body in world.outbound()] == [
+        ("comment_reply", "29 EUR, in three colours"), ("private_reply", "I sent you the colour chart")]
+    assert page.problems == []

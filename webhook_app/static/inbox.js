@@ -300,6 +300,7 @@ function conversationPage(root) {
         refresh();
       },
       onExpired: () => refresh(),
+      onTemplates: () => refresh(),
     });
   }
   load(false);

@@ -154,7 +154,7 @@ export function ticks(status) {
 
 // The reply box. `onSent(outbound)` draws the message at once; `onExpired()` asks for a fresh look when the
 // window's time runs out.
-export function replyBox({ conversationId, onSent, onExpired }) {
+export function replyBox({ conversationId, onSent, onExpired, onTemplates = () => {} }) {
   const form = $("reply-form");
   const text = $("reply-text");
   const sendButton = $("reply-send");
@@ -336,6 +336,13 @@ export function replyBox({ conversationId, onSent, onExpired }) {
 
   async function loadTemplates() {
     if (state.templates) return;
+    if (state.loadingTemplates) { await state.loadingTemplates; return; }
+    state.loadingTemplates = fetchTemplates();
+    await state.loadingTemplates;
+    state.loadingTemplates = null;
+  }
+
+  async function fetchTemplates() {
     choice.replaceChildren(el("option", { value: "", text: "Loading…" }));
     try {
       const answer = await call("GET", `/api/conversations/${conversationId}/templates`);
@@ -350,6 +357,7 @@ export function replyBox({ conversationId, onSent, onExpired }) {
       ...state.templates.map((t, i) => el("option", { value: String(i), text: `${t.name} (${t.language})${t.category ? ` · ${t.category.toLowerCase()}` : ""}` })));
     $("template-none").hidden = state.templates.length > 0;
     drawFields();
+    onTemplates();  // the bubbles of templates sent earlier can now show their text
   }
 
   function openPicker(focus = true) {
@@ -390,6 +398,8 @@ export function replyBox({ conversationId, onSent, onExpired }) {
       state.conversation = conversation;
       $("reply").hidden = false;
       if (state.target && conversation.kind === "direct") state.target = null;
+      if (conversation.channel === "whatsapp" && conversation.kind === "direct" && !state.templates &&
+          conversation.messages.some((m) => m.outbound && m.outbound.template)) loadTemplates();
       drawWindow();
       count();
     },
