@@ -34,7 +34,7 @@ ORDER BY name, language;
 -- One template of a WhatsApp Business account by name and language, whatever its status.
 SELECT name, language, status, category, components
 FROM message_templates
-WHERE whatsapp_account_id = %(whatsapp_account_id)s AND user_id = %(user_id)s AND name = %(name)s
+WHERE whatsapp_account_id = %(whatsapp_account_id)s AND user_id = %(user_id)s AND name = %(template_name)s
   AND language = %(language)s
 ORDER BY (status = 'APPROVED') DESC
 LIMIT 1;
@@ -113,7 +113,7 @@ WITH next AS (
     RETURNING o.*
 )
 SELECT c.*, a.access_token_ciphertext, a.access_token_key_id, a.status AS account_status, a.has_token,
-       a.expires_at, a.checked_expires_at, a.refresh_expires_at, a.credential_id, a.kind
+       a.expires_at, a.checked_expires_at, a.refresh_expires_at, a.credential_id, a.token_kind
 FROM claimed c
 LEFT JOIN account_credentials a ON a.kind = c.account_kind AND a.id = c.account_ref;
 

@@ -118,3 +118,18 @@ END $$;
 CREATE TRIGGER messages_follow_outbound AFTER UPDATE OF status ON messages
     FOR EACH ROW WHEN (NEW.direction = 'outbound' AND NEW.status IS DISTINCT FROM OLD.status)
     EXECUTE FUNCTION outbound_follow_message();
+
+-- An echo of a Messenger or Instagram reply carries the `metadata` we sent with it: our id. It names the message
+-- (before the send call answered, or after its sender died) and folds into the reply's row.
+CREATE FUNCTION outbound_follow_echo() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.content ->> 'metadata' ~ '^[0-9]{1,18}$' THEN
+        PERFORM outbound_mark_sent(o.id, NEW.external_id) FROM outbound_messages o
+        WHERE o.id = (NEW.content ->> 'metadata')::bigint AND o.user_id = NEW.user_id AND o.channel = NEW.channel
+          AND o.status IN ('queued', 'sending', 'unknown') AND o.message_id IS DISTINCT FROM NEW.id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER messages_echo_follows_outbound AFTER INSERT ON messages
+    FOR EACH ROW WHEN (NEW.direction = 'outbound' AND NEW.content ? 'metadata') EXECUTE FUNCTION outbound_follow_echo();

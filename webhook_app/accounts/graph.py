@@ -18,6 +18,7 @@ from datetime import date
 from typing import Callable, Iterator
 
 import requests
+import urllib3
 
 from webhook_app.exceptions import InstaConnectError
 
@@ -117,6 +118,10 @@ class Transient(GraphError):
 
 class Permanent(GraphError):
     """Meta refused the request for good (bad parameter, unknown object, ...)."""
+
+
+class OutcomeUnknown(GraphError):
+    """A send got no answer (read timeout, connection dropped after the request went out): Meta may have it."""
 
 
 def classify(status: int, error: dict) -> type[GraphError]:
@@ -313,6 +318,32 @@ class GraphClient(_Http):
 
     def delete(self, path: str, token: str | None = None, **params) -> dict:
         return self.request("DELETE", path, token=token, params=params)
+
+    def send(self, path: str, token: str, body: dict) -> dict:
+        """One send call (SPEC 16): a JSON POST never repeated by the client, so a message goes out at most once.
+
+        No answer after the request may have left (a read timeout, a dropped connection) is OutcomeUnknown; a
+        connection that never opened is Transient (nothing was sent); Meta's refusals are as for `request`.
+        """
+        path = self._path(path)
+        headers = {**self._headers(token), "Content-Type": "application/json"}
+        started = time.perf_counter()
+        try:
+            response = self.session.post(f"{self.base_url}{path}", params=self._proof(token) or None,
+                                         data=json.dumps(body, ensure_ascii=False).encode(), headers=headers,
+                                         timeout=self.timeout)
+        except requests.ConnectTimeout as exc:
+            raise Transient(f"{exc.__class__.__name__} connecting for {path}", path=path) from None
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            if isinstance(reason, urllib3.exceptions.NewConnectionError):
+                raise Transient(f"could not connect for {path}", path=path) from None
+            raise OutcomeUnknown(f"no answer from {path} ({exc.__class__.__name__})", path=path) from None
+        log.info("POST %s %s %.0fms", path, response.status_code, (time.perf_counter() - started) * 1000)
+        failure = self._error(response, path)
+        if failure is not None:
+            raise failure
+        return response.json()
 
     def paginate(self, path: str, token: str | None = None, *, max_pages: int = 1000, **params) -> Iterator[dict]:
         """Every item of a list edge, following `paging.cursors.after` while `paging.next` is there."""

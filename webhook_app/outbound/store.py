@@ -39,7 +39,7 @@ def approved_templates(db: Database, user_id: int, whatsapp_account_id: int) -> 
 
 
 def template(db: Database, user_id: int, whatsapp_account_id: int, name: str, language: str) -> dict | None:
-    return db.one("outbound_template", user_id=user_id, whatsapp_account_id=whatsapp_account_id, name=name,
+    return db.one("outbound_template", user_id=user_id, whatsapp_account_id=whatsapp_account_id, template_name=name,
                   language=language)
 
 

@@ -84,3 +84,8 @@ def store(tx, vault: Vault, *, user_id: int, kind: str, account_id: int, token_k
            scopes=scopes, expires_at=expires_at, data_access_expires_at=data_access_expires_at,
            refresh_expires_at=refresh_expires_at if refresh_token else None,
            **vault.seal_columns("access_token", token), **vault.seal_columns("refresh_token", refresh_token))
+
+
+def flag_for_reauth(db: Database, credential_id: int, reason: str) -> None:
+    """Meta refused the token in a call (error 190): the account must be connected again (its banner says why)."""
+    db.run("mark_needs_reauth", credential_id=credential_id, reason=reason[:500])

@@ -81,6 +81,8 @@ def handle_item(tx, event, item, channel: str) -> str | None:
                 sender_id=sender, deleted_at=at))
             return None
         kind, text, content = message_content(message)
+        if echo and isinstance(message.get("metadata"), str):
+            content["metadata"] = message["metadata"]  # what our Send API call carried: a reply's own id (SPEC 16)
         conversations.record(tx, Message(**base, contact_key=contact, external_id=mid, kind=kind, text=text,
                                          content=content, direction=OUTBOUND if echo else INBOUND, sender_id=sender))
         return None
