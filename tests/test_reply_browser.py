@@ -106,7 +106,7 @@ def test_a_refusal_is_shown_next_to_the_box_and_keeps_the_text(page_factory, wor
     page = page_factory(1440, 900)
     open_conversation(page, conversation)
     expect(page.locator("#reply-window")).to_have_text(re.compile(r"^Window closes in 23 h$"))
-    expect(page.get_by_role("button", name="Use a template")).to_be_visible()
+    expect(page.get_by_role("button", name="Use a template")).to_have_attribute("aria-expanded", "false")
     # The window closes while the page is open (the customer's message is now 25 hours old).
     sql("UPDATE conversations SET last_inbound_at = now() - interval '25 hours' WHERE id = %s", (conversation,))
     box = page.get_by_label("Your reply")
@@ -221,3 +221,78 @@ def test_comment_threads_reply_publicly_and_privately(page_factory, world):  # n
     assert [(kind, json.loads(body)["text"]) for kind, _status, body in world.outbound()] == [
         ("comment_reply", "29 EUR, in three colours"), ("private_reply", "I sent you the colour chart")]
     assert page.problems == []
+
+
+def _queue_text(world, conversation: int, text: str) -> int:
+    answer = world.browser.api("POST", f"/api/conversations/{conversation}/messages", json={"text": text})
+    assert answer.status_code == 202, answer.text
+    return answer.json()["message"]["id"]
+
+
+def _set_state(sql, outbound_id: int, status: str, error: dict | None = None) -> None:
+    """What the sender leaves behind: `unknown` (it died during Meta's call), `failed` (Meta refused)."""
+    sql("UPDATE outbound_messages SET status = %s, error = %s, attempts = 1, status_at = now() WHERE id = %s",
+        (status, json.dumps(error) if error else None, outbound_id))
+
+
+def test_an_unknown_message_is_marked_not_sent_and_queued_again(page_factory, world, sql):  # noqa: F811
+    conversation = world.customer_writes("messenger", "Is the shop open on Sunday?")
+    first = _queue_text(world, conversation, "Yes, from 10 to 4")
+    second = _queue_text(world, conversation, "And on holidays too")
+    _set_state(sql, first, "unknown")
+    _set_state(sql, second, "unknown")
+    page = page_factory(1440, 900)
+    open_conversation(page, conversation)
+    unsure = mine(page, "Yes, from 10 to 4")
+    expect(unsure.locator(".ticks")).to_have_attribute("aria-label", "Not known whether it was sent")
+    notice = unsure.locator(".unknown-notice")
+    expect(notice).to_contain_text("we cannot tell whether the customer got this message")
+    notice.get_by_role("button", name="Mark as not sent and retry").click()
+    expect(unsure.locator(".unknown-notice")).to_have_count(0)
+    assert sql("SELECT status FROM outbound_messages WHERE id = %s", (first,)) == [("queued",)]
+    # The other one the user knows arrived (the customer answered it): it was sent, and it is not sent again.
+    other = mine(page, "And on holidays too")
+    other.get_by_role("button", name="It was sent").click()
+    expect(other.locator(".ticks")).to_have_attribute("aria-label", "Sent")
+    assert sql("SELECT status FROM outbound_messages WHERE id = %s", (second,)) == [("sent",)]
+    assert page.problems == []
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_reply_box_is_accessible_in_both_themes_and_at_phone_width(chromium, server, world, sql, scheme):  # noqa: F811
+    """axe-core (WCAG 2.2 A/AA) on a conversation with the reply box, the template picker, a failed and an unknown
+    reply: no serious or critical violation; and screenshots at 390 and 1440 px."""
+    assert AXE.exists(), "axe-core is missing: `make test` installs it from package.json"
+    conversation = world.customer_writes("whatsapp", "Can I change the address?", ago_s=3600)
+    failed = _queue_text(world, conversation, "Sure, send me the new one")
+    unsure = _queue_text(world, conversation, "Got it, changed")
+    _set_state(sql, failed, "failed", {"code": 131026, "title": "Message undeliverable",
+                                       "message": "The recipient's phone number is not on WhatsApp."})
+    _set_state(sql, unsure, "unknown")
+    context = chromium.new_context(viewport={"width": 1440, "height": 900}, base_url=server.url, bypass_csp=True,
+                                   color_scheme=scheme)
+    try:
+        page = context.new_page()
+        open_conversation(page, conversation)
+        expect(mine(page, "Sure, send me the new one").locator(".send-error")).to_have_text(
+            "Not sent: Message undeliverable (code 131026). The recipient's phone number is not on WhatsApp.")
+        expect(page.locator("#reply-window")).to_have_text("Window closes in 22 h")
+        page.get_by_role("button", name="Use a template").click()
+        expect(page.get_by_role("button", name="Hide the template picker")).to_have_attribute("aria-expanded", "true")
+        page.get_by_label("Template", exact=True).select_option(label="sandbox_template_1 (en_US) · marketing")
+        page.get_by_label("Variable {{1}}").fill("Maria")
+        page.get_by_label("Your reply").fill("x" * 3900)   # near WhatsApp's 4,096: the counter shows
+        expect(page.locator("#reply-count")).to_have_text("3900 / 4096")
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})""")
+        serious = [f"{v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['html'][:120]})"
+                   for v in result["violations"] if v["impact"] in ("serious", "critical")]
+        assert serious == [], json.dumps(serious, indent=1)
+        for width, height in ((1440, 900), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            shot(page, f"reply-{scheme}-{width}px")
+            # Nothing of the reply box is cut off or pushes the page sideways at this width.
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    finally:
+        context.close()

@@ -363,12 +363,17 @@ export function replyBox({ conversationId, onSent, onExpired, onTemplates = () =
   function openPicker(focus = true) {
     picker.hidden = false;
     templateToggle.setAttribute("aria-expanded", "true");
+    templateToggle.textContent = "Hide the template picker";
     loadTemplates().then(() => { if (focus) choice.focus(); });
   }
 
   templateToggle.addEventListener("click", () => {
     if (picker.hidden) openPicker();
-    else { picker.hidden = true; templateToggle.setAttribute("aria-expanded", "false"); }
+    else {
+      picker.hidden = true;
+      templateToggle.setAttribute("aria-expanded", "false");
+      templateToggle.textContent = "Use a template";
+    }
   });
   choice.addEventListener("change", drawFields);
   picker.addEventListener("submit", async (event) => {
