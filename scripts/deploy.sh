@@ -367,8 +367,11 @@ step_start() {
     run systemctl enable insta-connect-processor.service
     run systemctl restart insta-connect-processor.service
   fi
-  # The processor and the jobs worker were restarted above, and the timers' jobs start afresh each time.
-  note "insta-connect-processor and insta-connect-jobs-worker restarted: they read $ENV_FILE anew"
+  # Replies (SPEC 16): the sender runs in follow mode whatever the processor's mode.
+  run systemctl enable insta-connect-sender.service
+  run systemctl restart insta-connect-sender.service
+  # The processor, the jobs worker and the sender were restarted above; the timers' jobs start afresh each time.
+  note "insta-connect-processor, insta-connect-jobs-worker and insta-connect-sender restarted: they read $ENV_FILE anew"
   if [ "$DRY_RUN" = 0 ] && [ -n "$env_sum" ]; then printf '%s\n' "$env_sum" >"$started"; fi
 }
 

@@ -58,14 +58,14 @@ RETURNING *;
 WITH shown AS (
     INSERT INTO messages (user_id, conversation_id, channel, external_id, direction, kind, sender_id, text, content,
                           occurred_at)
-    VALUES (%(user_id)s, %(conversation_id)s, %(channel)s, 'outbound:' || %(id)s, 'outbound', %(kind)s,
+    VALUES (%(user_id)s, %(conversation_id)s, %(channel)s, 'outbound:' || %(id)s::bigint, 'outbound', %(kind)s,
             %(account_id)s, %(text)s, %(content)s, now())
     RETURNING id
 ), bumped AS (
     UPDATE conversations SET last_message_at = greatest(last_message_at, now())
     WHERE id = %(conversation_id)s AND user_id = %(user_id)s
 )
-UPDATE outbound_messages o SET message_id = shown.id FROM shown WHERE o.id = %(id)s
+UPDATE outbound_messages o SET message_id = shown.id FROM shown WHERE o.id = %(id)s::bigint
 RETURNING o.*;
 
 -- outbound_wake --

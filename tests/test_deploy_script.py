@@ -126,11 +126,13 @@ def test_a_changed_env_file_restarts_the_web_app_instead_of_reloading_it(tmp_pat
     (tmp_path / "etc" / "insta-connect.env.started").write_bytes(digest + b"\n")
     unchanged = run_script("deploy.sh", *start, env=env).stdout
     assert "systemctl reload insta-connect-web.service" in unchanged
+    assert "systemctl enable insta-connect-sender.service" in unchanged   # the reply sender, whatever the mode
+    assert "systemctl restart insta-connect-sender.service" in unchanged
     assert "systemctl restart insta-connect-web.service" not in unchanged
 
     # The app secret is rotated at Meta: the new one first, the old one still accepted (SPEC 7).
     assert run_script("deploy.sh", *secrets, env={**env, "META_APP_SECRET": "new-secret,old-secret"}).returncode == 0
     rotated = run_script("deploy.sh", *start, env=env).stdout
     assert "systemctl restart insta-connect-web.service" in rotated
-    assert "insta-connect-processor and insta-connect-jobs-worker restarted" in rotated
+    assert "insta-connect-processor, insta-connect-jobs-worker and insta-connect-sender restarted" in rotated
     assert "new-secret" not in rotated

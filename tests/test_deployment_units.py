@@ -91,12 +91,14 @@ def test_every_service_runs_as_the_app_user_with_the_env_file_under_the_shared_h
     assert hardening["ProtectSystem"] == "strict"
     assert hardening["PrivateTmp"] == "true"
     assert hardening["StateDirectory"] == "insta-connect"
-    for long_running in ("insta-connect-web", "insta-connect-processor", "insta-connect-jobs-worker"):
+    for long_running in ("insta-connect-web", "insta-connect-processor", "insta-connect-jobs-worker",
+                         "insta-connect-sender"):
         assert _unit(units / f"{long_running}.service")["Service"]["Restart"] == "on-failure"
     processor = _unit(units / "insta-connect-processor.service")["Service"]
     assert processor["ExecStart"].endswith("-m jobs.process_webhooks --follow")
     assert _unit(units / "insta-connect-jobs-worker.service")["Service"]["ExecStart"].endswith(
         "-m jobs.run_background_jobs")
+    assert _unit(units / "insta-connect-sender.service")["Service"]["ExecStart"].endswith("-m jobs.send_messages --follow")
     assert _unit(units / "insta-connect-migrate.service")["Service"]["ExecStart"].endswith("-m jobs.migrate")
     # Every unit's command is a module of jobs/ (or gunicorn), so none points at a module that moved.
     for unit in units.glob("*.service"):

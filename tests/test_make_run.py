@@ -52,7 +52,8 @@ def test_the_url_is_printed_once_the_app_answers_and_ctrl_c_stops_everything(mak
     assert requests.get(run.sandbox_url + "/_sandbox/", timeout=5).status_code == 200
     assert "WARNING: This is a development server" not in run.output()
     assert "XDG_RUNTIME_DIR" not in run.output()
-    children = {name: run.child_pids(name) for name in ("gunicorn", "jobs.process_webhooks", "webhook_app.sandbox")}
+    children = {name: run.child_pids(name) for name in ("gunicorn", "jobs.process_webhooks", "webhook_app.sandbox",
+                                                        "jobs.send_messages")}
     assert all(children.values()), children
     assert run.stop() == 0
     assert run.lines[-1] == "Stopped."

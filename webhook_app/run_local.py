@@ -41,6 +41,8 @@ def children(settings: Settings) -> list[Child]:
         Child("webhooks", [python, "-m", "jobs.process_webhooks", "--follow"]),
         # Queued background jobs, e.g. the template sync right after a WhatsApp account connects.
         Child("jobs", [python, "-m", "jobs.run_background_jobs"]),
+        # Replies to customers (SPEC 16), woken by LISTEN/NOTIFY.
+        Child("sender", [python, "-m", "jobs.send_messages", "--follow"]),
     ]
     if settings.sandbox_enabled:
         found.insert(0, Child("sandbox", [python, "-m", "webhook_app.sandbox"]))

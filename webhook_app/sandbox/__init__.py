@@ -30,6 +30,8 @@ def sandbox_env(base_url: str) -> dict[str, str]:
 
 # GETs of the control page that only read: every other request may change the world and saves it.
 _READ_ONLY = ("/_sandbox/", "/_sandbox/api/state", "/_sandbox/api/counters")
+# Sends are not part of the saved world (sandbox/messaging.py keeps them in memory): they need no save.
+_SEND_PATHS = ("/messages", "/replies", "/comments")
 
 
 def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
@@ -40,7 +42,7 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     """
     if settings.production:
         raise ConfigError("the Meta sandbox cannot run when APP_ENV=production")
-    from webhook_app.sandbox import controls, instagram_login, meta, samples, tiktok
+    from webhook_app.sandbox import controls, instagram_login, messaging, meta, samples, tiktok
 
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
@@ -52,7 +54,8 @@ def create_sandbox_app(settings: Settings, *, webhook_url: str | None = None,
     if world_path is not None:
         _keep_world(app, app.extensions["sandbox"], world_path)
     for bp in (meta.dialog_bp, meta.graph_bp, meta.instagram_bp, tiktok.auth_bp, tiktok.api_bp, controls.bp,
-               samples.cdn_bp, *instagram_login.blueprints):
+               samples.cdn_bp, *instagram_login.blueprints, messaging.bp, messaging.ig_bp,
+               messaging.controls_bp):
         app.register_blueprint(bp)
 
     @app.errorhandler(HTTPException)
@@ -71,7 +74,9 @@ def _keep_world(app: Flask, world: SandboxState, path: Path) -> None:
 
     @app.after_request
     def _changed(response):
-        if not (request.method in ("GET", "HEAD") and request.path in _READ_ONLY):
+        if not (request.method in ("GET", "HEAD") and request.path in _READ_ONLY) \
+                and not request.path.startswith("/_sandbox/api/messaging") \
+                and not (request.path.startswith(("/graph/", "/instagram/")) and request.path.endswith(_SEND_PATHS)):
             autosave.changed()
         return response
 

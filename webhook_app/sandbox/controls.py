@@ -82,6 +82,25 @@ processing</label> <button>Fail them</button></form>
 <form method="post" action="faults/clear"><button>Clear injected errors</button></form>
 <p>Usage {{ s.usage_percent }}% · latency {{ s.latency_ms }} ms · pending faults {{ s.faults|length }}
 · calls so far {{ s.calls }}</p></fieldset>
+<fieldset><legend>Replies (send APIs)</legend>
+<p>Send calls {{ m.sends }} · accepted {{ m.accepted }} · refused {{ m.refused or "none" }} · held now {{ m.holding }}
+· status webhooks sent {{ m.webhooks_sent }} (failed {{ m.webhooks_failed }}, queued {{ m.webhooks_queued }})
+· pending send faults {{ m.faults|length }}</p>
+<form method="post" action="messaging/faults"><label>The next <input name="times" value="1" size="3"> sends answer
+<select name="code">{% for code, title in send_errors %}<option value="{{ code }}">{{ code }} {{ title }}</option>{% endfor %}
+</select></label> <label><input type="checkbox" name="stage" value="status"> accepted, then a failed status
+webhook</label> <button>Set</button></form>
+<form method="post" action="messaging/faults/clear"><button>Clear send faults</button></form>
+<form method="post" action="messaging/hold"><button>Hold send calls open</button></form>
+<form method="post" action="messaging/release"><button>Release held send calls</button></form>
+<form method="post" action="messaging/pace"><label>WhatsApp messages a second per phone number
+<input name="per_second" value="{{ m.per_second.default }}" size="5"></label> <button>Set</button></form>
+<form method="post" action="messaging/statuses"><label><input type="checkbox" name="enabled" value="1"
+{% if m.statuses.enabled %} checked{% endif %}><input type="hidden" name="enabled" value="0"> status webhooks</label>
+<label>every <input name="delay_ms" value="{{ m.statuses.delay_ms }}" size="5"> ms</label>
+<label><input type="checkbox" name="before_answer" value="1"{% if m.statuses.before_answer %} checked{% endif %}>
+<input type="hidden" name="before_answer" value="0"> sent before the send call answers</label>
+<button>Set</button></form></fieldset>
 <fieldset><legend>World</legend>
 <table><tr><th>Page</th><th>id</th><th>Instagram</th><th>subscribed fields</th></tr>
 {% for p in s.pages %}<tr><td>{{ p.name }}</td><td>{{ p.id }}</td><td>{{ p.instagram_business_account or "" }}</td>
@@ -132,10 +151,14 @@ def _job_runs() -> dict[str, str]:
 
 @bp.get("/")
 def page():
+    from webhook_app.sandbox import messaging
+
     runs = {name: _describe_run(entry) for name, entry in _job_runs().items()}
     return render_template_string(PAGE, s=state().summary(), kinds=samples.KINDS, notice=request.args.get("notice"),
                                   failing=getattr(state(), "failing_webhooks", 0), names=_names(),
-                                  jobs=list(timed_jobs().values()), runs=runs)
+                                  jobs=list(timed_jobs().values()), runs=runs,
+                                  m=messaging.messaging_world().summary(),
+                                  send_errors=[(c, e[1]) for c, e in sorted(messaging.WHATSAPP_ERRORS.items())])
 
 
 @bp.get("/api/state")

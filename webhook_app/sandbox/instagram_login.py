@@ -8,14 +8,13 @@ Instagram Login webhooks and messaging pages.
 """
 from __future__ import annotations
 
-import json
 import time
 
 from flask import Blueprint, abort, request
 
 from webhook_app.sandbox.common import api_route, bearer_token, param, state
 from webhook_app.sandbox.meta import back_to, consent
-from webhook_app.sandbox.state import LONG_LIVED_SECONDS, SandboxError, Token, meta_error, new_id
+from webhook_app.sandbox.state import LONG_LIVED_SECONDS, SandboxError, Token, meta_error
 
 auth_bp = Blueprint("sandbox_instagram_web", __name__, url_prefix="/instagram-web")
 api_bp = Blueprint("sandbox_instagram_api", __name__, url_prefix="/instagram-api")
@@ -123,28 +122,17 @@ def subscribed_apps(version: str):
     return {"success": True}
 
 
-def _json_field(name: str) -> dict:
-    try:
-        value = json.loads(param(name) or "{}")
-    except ValueError:
-        raise meta_error(400, f"(#100) Param {name} must be a JSON object", 100) from None
-    return value if isinstance(value, dict) else {}
-
-
 @graph_bp.post("/<version>/me/messages")
 @graph_bp.post("/<version>/<object_id>/messages")
 @api_route("instagram")
 def send_message(version: str, object_id: str | None = None):
-    """The send API: {"recipient": {"id"}, "message": {"text"}} -> {"recipient_id", "message_id"}."""
+    """The send API: {"recipient": {"id"}, "message": {"text"}} -> {"recipient_id", "message_id"}.
+
+    Answered by sandbox/messaging.py as the Graph API's Instagram send is (counted, echoed, seen).
+    """
+    from webhook_app.sandbox import messaging
+
     token = _login_token(kinds=("instagram",))
     if object_id not in (None, token.subject):
         raise meta_error(400, f"Unsupported post request. Object with ID '{object_id}' does not exist", 100, subcode=33)
-    # A JSON body, or form fields holding JSON (`recipient={"id": ...}`), as Meta accepts both.
-    body = request.get_json(silent=True) or {name: _json_field(name) for name in ("recipient", "message")}
-    recipient = (body.get("recipient") or {}).get("id")
-    if not recipient:
-        raise meta_error(400, "(#100) The parameter recipient is required", 100)
-    message = body.get("message") or {}
-    if not (message.get("text") or message.get("attachment")):
-        raise meta_error(400, "(#100) Param message must be a non-empty object", 100)
-    return {"recipient_id": recipient, "message_id": "aWdfZAG1faXRlbToxOklH" + new_id(20)}
+    return messaging.instagram_login_send(token.subject)

@@ -197,6 +197,7 @@ class SandboxState:
             self.calls: list[tuple[str, str]] = []
             self.sent_webhooks: list[dict] = []
             self.failing_webhooks: int = 0   # the next N sample webhooks go out broken (their events fail)
+            self._messaging = None   # sends, their switches and counts (sandbox/messaging.py), made on first use
             self.seed_default()
 
     def seed_default(self) -> None:
