@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from tests.support.inbox import drain
 from tests.support.live import consent
 from tests.support.webhooks import deliver
 from tests.test_dashboard_browser import AXE, EMAIL, PASSWORD, chromium, page_factory, shot  # noqa: F401 (fixtures)
+from webhook_app.outbound.sender import Sender
+from webhook_app.webhooks.processor import Processor
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.sandbox]
 WA_CUSTOMER, IG_CUSTOMER, FB_CUSTOMER, COMMENTER = "16505551234", "1254459154682919", "7001002003004005", "232323232"
@@ -69,10 +73,23 @@ class World:
         return self.conversation_of(COMMENTER)
 
     def conversation_of(self, contact: str) -> int:
-        rows = self.sql("SELECT c.id FROM conversations c JOIN contacts t ON t.id = c.contact_id "
-                        "WHERE t.external_id = %s", (contact,))
+        """Its conversation, once stored (by `drain`, or by the pipeline's processor that may have taken the event)."""
+        deadline = time.monotonic() + 10
+        while True:
+            rows = self.sql("SELECT c.id FROM conversations c JOIN contacts t ON t.id = c.contact_id "
+                            "WHERE t.external_id = %s AND c.last_inbound_at IS NOT NULL", (contact,))
+            if rows or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         assert len(rows) == 1, rows
         return rows[0][0]
+
+    def sandbox_sends(self, channel: str | None = None) -> list:
+        """The send calls the sandbox received (of a channel: whatsapp, instagram, messenger, instagram_comment)."""
+        answer = requests.get(f"{self.sandbox.url}/_sandbox/api/messaging/sends",
+                              params={"channel": channel} if channel else {}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["sends"]
 
     def outbound(self) -> list[tuple]:
         return self.sql("SELECT kind, status, body::text FROM outbound_messages ORDER BY id")
@@ -81,6 +98,28 @@ class World:
 @pytest.fixture
 def world(auth, browser, sandbox, server, settings, sql):
     return World(auth, browser, sandbox, server, settings, sql)
+
+
+@pytest.fixture
+def pipeline(settings, world):
+    """Starts what `make run` runs beside the web app: the sender (replies to the sandbox) and the processor (the
+    status webhooks the sandbox sends back), each following its queue in a thread of the test process."""
+    running = []
+
+    def start():
+        processor = Processor(settings, workers=1, poll_interval=0.1)
+        sender = Sender(settings, workers=1, poll_interval=0.1)
+        for worker in (processor, sender):
+            thread = threading.Thread(target=worker.run_follow, daemon=True)
+            thread.start()
+            running.append((worker, thread))
+
+    yield start
+    for worker, _thread in running:
+        worker.stop_requested.set()
+    for worker, thread in running:
+        thread.join(10)
+        worker.close()
 
 
 def open_conversation(page, conversation_id: int) -> None:
@@ -99,6 +138,40 @@ def open_conversation(page, conversation_id: int) -> None:
 def mine(page, text: str):
     """Our reply with this text, as its bubble in the conversation."""
     return page.locator(".message.outbound", has=page.locator(".text", has_text=text))
+
+
+def ticks(bubble):
+    return bubble.locator(".bubble-meta .ticks")
+
+
+def test_a_reply_typed_on_whatsapp_instagram_and_messenger_reaches_read(page_factory, world, pipeline):  # noqa: F811
+    pipeline()
+    page = page_factory(1440, 900)
+    for channel, question, answer in (("whatsapp", "Where is my order?", "It left the shop today"),
+                                      ("instagram", "Do you ship to Spain?", "Yes, in 3 days"),
+                                      ("messenger", "Open on Sunday?", "From 10 to 4")):
+        conversation = world.customer_writes(channel, question)
+        open_conversation(page, conversation)
+        box = page.get_by_label("Your reply")
+        box.fill(answer)
+        box.press("Shift+Enter")            # a new line, not a send
+        box.type("Thanks!")
+        assert mine(page, answer).count() == 0
+        box.press("Enter")
+        sent = mine(page, answer)
+        expect(sent).to_have_count(1)       # drawn from the 202 answer, before the sender has done anything
+        expect(box).to_have_value("")
+        expect(box).to_be_focused()
+        expect(sent.locator(".text")).to_have_text(f"{answer}\nThanks!")
+        # The ticks follow the sender and the sandbox's status webhooks live, without a reload.
+        expect(ticks(sent)).to_have_attribute("aria-label", "Read", timeout=STATUS_WAIT_MS)
+        expect(ticks(sent)).to_have_text("✓✓")
+        expect(ticks(sent)).to_have_class(re.compile(r"\bticks-read\b"))
+        expect(page.locator("#reply-status")).to_have_text("Your message: Read")
+        sends = world.sandbox_sends(channel)
+        assert len(sends) == 1, sends   # sent once
+    assert [(kind, status) for kind, status, _body in world.outbound()] == [("text", "read")] * 3
+    assert page.problems == []
 
 
 def test_a_refusal_is_shown_next_to_the_box_and_keeps_the_text(page_factory, world, sql):  # noqa: F811
@@ -160,8 +233,9 @@ def test_a_double_click_and_a_retry_after_a_network_error_send_once(page_factory
     assert page.problems == []
 
 
-def test_a_whatsapp_template_from_the_picker_with_its_variables(page_factory, world):  # noqa: F811
+def test_a_whatsapp_template_from_the_picker_with_its_variables(page_factory, world, pipeline):  # noqa: F811
     conversation = world.customer_writes("whatsapp", "Hello?", ago_s=2 * 86400)   # the window closed a day ago
+    pipeline()
     page = page_factory(1440, 900)
     open_conversation(page, conversation)
     expect(page.locator("#reply-closed")).to_have_text(
@@ -189,17 +263,25 @@ def test_a_whatsapp_template_from_the_picker_with_its_variables(page_factory, wo
     sent = mine(page, "Hello Maria, your order #1042 is ready.")
     expect(sent).to_have_count(1)
     expect(sent.locator(".template-name")).to_have_text("Template sandbox_template_2 (en_US)")
-    [(kind, _status, body)] = world.outbound()
-    assert kind == "template" and json.loads(body)["template"] == {
+    expect(ticks(sent)).to_have_attribute("aria-label", "Read", timeout=STATUS_WAIT_MS)
+    [(kind, status, body)] = world.outbound()
+    assert kind == "template" and status == "read" and json.loads(body)["template"] == {
         "name": "sandbox_template_2", "language": "en_US", "variables": ["Maria", "#1042"]}
+    # What reached WhatsApp: the template with its two body parameters, in that order.
+    [call] = world.sandbox_sends("whatsapp")
+    assert call["body"]["template"]["name"] == "sandbox_template_2"
+    parameters = [p["text"] for c in call["body"]["template"]["components"] if c["type"] == "body"
+                  for p in c["parameters"]]
+    assert parameters == ["Maria", "#1042"]
     # After a reload the bubble still reads as the customer reads it.
     page.reload()
     expect(mine(page, "Hello Maria, your order #1042 is ready.")).to_have_count(1)
     assert page.problems == []
 
 
-def test_comment_threads_reply_publicly_and_privately(page_factory, world):  # noqa: F811
+def test_comment_threads_reply_publicly_and_privately(page_factory, world, pipeline):  # noqa: F811
     thread = world.comment_arrives("How much is it?")
+    pipeline()
     page = page_factory(390, 844)
     open_conversation(page, thread)
     expect(page.locator("#reply-closed")).to_have_text("Choose Reply or Reply privately under a comment to answer it.")
@@ -211,15 +293,24 @@ def test_comment_threads_reply_publicly_and_privately(page_factory, world):  # n
     expect(page.locator("#reply-context")).to_contain_text("Public reply to “How much is it?”")
     box.fill("29 EUR, in three colours")
     box.press("Enter")
-    expect(mine(page, "29 EUR, in three colours")).to_have_count(1)
+    public = mine(page, "29 EUR, in three colours")
+    expect(public).to_have_count(1)
+    expect(ticks(public)).to_have_attribute("aria-label", "Sent", timeout=STATUS_WAIT_MS)  # a comment is never "read"
     expect(page.locator("#reply-context")).to_be_hidden()
     comment.get_by_role("button", name="Reply privately to “How much is it?”").click()
     expect(page.locator("#reply-context")).to_contain_text("Private reply to “How much is it?”")
     box.fill("I sent you the colour chart")
     box.press("Enter")
     expect(page.locator("#reply-context")).to_be_hidden()
+    private = mine(page, "I sent you the colour chart")
+    expect(private).to_have_count(1)
+    expect(ticks(private)).to_have_attribute("aria-label", re.compile("Sent|Delivered|Read"), timeout=STATUS_WAIT_MS)
     assert [(kind, json.loads(body)["text"]) for kind, _status, body in world.outbound()] == [
         ("comment_reply", "29 EUR, in three colours"), ("private_reply", "I sent you the colour chart")]
+    calls = world.sandbox_sends()
+    assert [call["channel"] for call in calls] == ["instagram_comment", "instagram_private_reply"], calls
+    assert calls[0]["path"].endswith("/17865799348089039/replies")
+    assert calls[1]["body"]["recipient"] == {"comment_id": "17865799348089039"}
     assert page.problems == []
 
 
@@ -235,26 +326,31 @@ def _set_state(sql, outbound_id: int, status: str, error: dict | None = None) ->
         (status, json.dumps(error) if error else None, outbound_id))
 
 
-def test_an_unknown_message_is_marked_not_sent_and_queued_again(page_factory, world, sql):  # noqa: F811
+def test_an_unknown_message_is_marked_not_sent_and_sent_again(page_factory, world, sql, pipeline):  # noqa: F811
     conversation = world.customer_writes("messenger", "Is the shop open on Sunday?")
     first = _queue_text(world, conversation, "Yes, from 10 to 4")
     second = _queue_text(world, conversation, "And on holidays too")
     _set_state(sql, first, "unknown")
     _set_state(sql, second, "unknown")
+    pipeline()   # an `unknown` message is never sent on its own: only when the user says it was not sent
     page = page_factory(1440, 900)
     open_conversation(page, conversation)
     unsure = mine(page, "Yes, from 10 to 4")
     expect(unsure.locator(".ticks")).to_have_attribute("aria-label", "Not known whether it was sent")
     notice = unsure.locator(".unknown-notice")
     expect(notice).to_contain_text("we cannot tell whether the customer got this message")
+    time.sleep(0.5)   # the sender had time to (wrongly) send it
+    assert world.sandbox_sends("messenger") == []
     notice.get_by_role("button", name="Mark as not sent and retry").click()
     expect(unsure.locator(".unknown-notice")).to_have_count(0)
-    assert sql("SELECT status FROM outbound_messages WHERE id = %s", (first,)) == [("queued",)]
+    expect(ticks(unsure)).to_have_attribute("aria-label", "Read", timeout=STATUS_WAIT_MS)
+    assert [call["body"]["message"]["text"] for call in world.sandbox_sends("messenger")] == ["Yes, from 10 to 4"]
     # The other one the user knows arrived (the customer answered it): it was sent, and it is not sent again.
     other = mine(page, "And on holidays too")
     other.get_by_role("button", name="It was sent").click()
-    expect(other.locator(".ticks")).to_have_attribute("aria-label", "Sent")
+    expect(ticks(other)).to_have_attribute("aria-label", "Sent")
     assert sql("SELECT status FROM outbound_messages WHERE id = %s", (second,)) == [("sent",)]
+    assert len(world.sandbox_sends("messenger")) == 1   # the one the user said was sent is not sent again
     assert page.problems == []
 
 
