@@ -13,7 +13,7 @@ export const STATUS_WORDS = {
   queued: "Queued", sending: "Sending", sent: "Sent", delivered: "Delivered", read: "Read",
   failed: "Not sent", unknown: "Not known whether it was sent",
 };
-export const STATUS_MARKS = { queued: "🕓", sending: "…", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!", unknown: "?" };
+export const STATUS_MARKS = { queued: "◷", sending: "…", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!", unknown: "?" };
 const PICK_A_COMMENT = "Choose Reply or Reply privately under a comment to answer it.";
 const CAPTIONED = new Set(["image", "video", "file"]);  // WhatsApp shows a caption on these, not on audio
 
