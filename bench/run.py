@@ -51,6 +51,8 @@ BENCHMARKS = (
               quick=("--accounts", "500", "--limit-calls", "400")),
     Benchmark("dashboard", "bench.dashboard", "the dashboard's API at a million events",
               quick=("--events", "20000", "--samples", "30")),
+    Benchmark("send", "bench.send", "10,000 WhatsApp template replies through the sender, sandbox limit 80/s",
+              quick=("--messages", "800", "--latency-samples", "20")),
 )
 
 

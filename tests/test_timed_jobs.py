@@ -94,4 +94,4 @@ def test_make_bench_names_the_one_command_for_a_missing_wrk_and_runs_the_rest(tm
     lines = done.stdout.splitlines()
     assert lines[0] == "wrk is not installed, so intake, intake_ceiling will not run; to install it: apt-get install wrk"
     assert [line.split(":")[0] for line in lines[1:]] == [
-        "would run latency", "would run drain", "would run refresh_tokens", "would run dashboard"]
+        "would run latency", "would run drain", "would run refresh_tokens", "would run dashboard", "would run send"]
