@@ -392,3 +392,61 @@ def test_the_reply_box_is_accessible_in_both_themes_and_at_phone_width(chromium,
             assert page.evaluate("() => document.documentElement.scrollWidth") <= width
     finally:
         context.close()
+
+
+def test_the_window_counts_down_and_closing_offers_the_templates(page_factory, world):  # noqa: F811
+    conversation = world.customer_writes("whatsapp", "Still open?", ago_s=24 * 3600 - 150)
+    page = page_factory(1440, 900)
+    page.clock.install()   # the page's clock, moved on by the test; the server keeps real time
+    open_conversation(page, conversation)
+    expect(page.locator("#reply-window")).to_have_text("Window closes in 2 min")
+    expect(page.get_by_label("Your reply")).to_be_enabled()
+    page.clock.fast_forward("01:00")
+    expect(page.locator("#reply-window")).to_have_text("Window closes in 1 min")
+    page.clock.fast_forward("02:00")
+    expect(page.locator("#reply-window")).to_be_hidden()
+    expect(page.locator("#reply-closed")).to_contain_text("WhatsApp lets you send only an approved template")
+    expect(page.get_by_label("Your reply")).to_be_disabled()
+    expect(page.locator("#template-picker")).to_be_visible()
+    assert page.problems == []
+
+
+def test_an_attachment_by_url_with_a_caption_and_without(page_factory, world, pipeline):  # noqa: F811
+    pipeline()
+    photo = "https://shop.example/photos/blue-mug.jpg"
+    whatsapp = world.customer_writes("whatsapp", "A photo of the blue one?")
+    page = page_factory(390, 844)
+    open_conversation(page, whatsapp)
+    page.get_by_text("Attach a file by its URL").click()
+    page.get_by_label("Type").select_option("image")
+    page.get_by_label("Address (https://…)").fill("not a link")
+    page.get_by_label("Your reply").fill("Here it is")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#reply-error")).to_have_text("The attachment's address must be a full https:// URL.")
+    page.get_by_label("Address (https://…)").fill(photo)
+    page.get_by_role("button", name="Send", exact=True).click()
+    sent = mine(page, "Here it is")      # WhatsApp: one message, the text as the image's caption
+    expect(sent.locator(".attachment")).to_have_attribute("href", photo)
+    expect(ticks(sent)).to_have_attribute("aria-label", "Read", timeout=STATUS_WAIT_MS)
+    [call] = world.sandbox_sends("whatsapp")
+    assert call["body"]["type"] == "image" and call["body"]["image"] == {"link": photo, "caption": "Here it is"}
+
+    instagram = world.customer_writes("instagram", "And on Instagram?")
+    open_conversation(page, instagram)
+    page.get_by_text("Attach a file by its URL").click()
+    page.get_by_label("Address (https://…)").fill(photo)
+    page.get_by_label("Your reply").fill("Same photo")
+    page.get_by_label("Your reply").press("Enter")
+    # Instagram shows no caption: the picture, then the text as a message of its own.
+    expect(page.locator(f'.message.outbound .attachment[href="{photo}"]')).to_have_count(1)
+    expect(mine(page, "Same photo")).to_have_count(1)
+    expect(page.get_by_label("Your reply")).to_have_value("")
+    expect(page.get_by_label("Address (https://…)")).to_have_value("")
+    calls = world.sandbox_sends("instagram")
+    deadline = time.monotonic() + STATUS_WAIT_MS / 1000
+    while len(calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        calls = world.sandbox_sends("instagram")
+    assert [c["body"]["message"].get("attachment", {}).get("payload", {}).get("url") or c["body"]["message"]["text"]
+            for c in calls] == [photo, "Same photo"]
+    assert page.problems == []

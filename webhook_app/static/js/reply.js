@@ -208,7 +208,10 @@ export function replyBox({ conversationId, onSent, onExpired, onTemplates = () =
       reply.window_open = false;
       if (c.channel === "whatsapp") reply.needs_template = true;
       else reply.can_reply = false;
-      onExpired();
+      if (state.expired !== reply.window_closes_at) {  // once: a clock ahead of the server's must not loop
+        state.expired = reply.window_closes_at;
+        onExpired();
+      }
     }
     windowNote.textContent = left && c.kind === "direct" ? `Window closes in ${left}` : "";
     windowNote.hidden = !windowNote.textContent;
