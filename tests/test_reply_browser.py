@@ -450,3 +450,23 @@ def test_an_attachment_by_url_with_a_caption_and_without(page_factory, world, pi
     assert [c["body"]["message"].get("attachment", {}).get("payload", {}).get("url") or c["body"]["message"]["text"]
             for c in calls] == [photo, "Same photo"]
     assert page.problems == []
+
+
+def test_meta_refusing_a_reply_shows_its_error_on_the_bubble(page_factory, world, pipeline):  # noqa: F811
+    pipeline()
+    conversation = world.customer_writes("whatsapp", "Can you call me?")
+    fault = requests.post(f"{world.sandbox.url}/_sandbox/api/messaging/faults",
+                          json={"code": 131026, "channel": "whatsapp", "times": 1}, timeout=10)
+    assert fault.status_code == 200, fault.text
+    page = page_factory(1440, 900)
+    open_conversation(page, conversation)
+    box = page.get_by_label("Your reply")
+    box.fill("Calling you at 5")
+    box.press("Enter")
+    sent = mine(page, "Calling you at 5")
+    expect(ticks(sent)).to_have_attribute("aria-label", "Not sent", timeout=STATUS_WAIT_MS)
+    expect(ticks(sent)).to_have_text("!")
+    expect(sent.locator(".send-error")).to_have_text("Not sent: Message undeliverable (code 131026).")
+    expect(page.locator("#reply-status")).to_have_text("Your message: Not sent")
+    assert world.outbound()[0][1] == "failed"
+    assert page.problems == []

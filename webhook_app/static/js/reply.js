@@ -113,8 +113,10 @@ export function outboundNotes(o, onResolve) {
   if (o.status === "failed") {
     const e = o.error || {};
     const why = e.title || e.message || "Meta refused it";
-    notes.push(el("p", { class: "send-error small", text: `Not sent: ${why}${e.code ? ` (code ${e.code})` : ""}.` +
-                                                          (e.message && e.title && e.message !== e.title ? ` ${e.message}` : "") }));
+    // Meta's message often only repeats the title after "(#code) ": said once is enough.
+    const more = (e.message || "").replace(/^\(#\d+\)\s*/, "").trim();
+    const extra = more && e.title && more.toLowerCase() !== e.title.toLowerCase() ? ` ${more}` : "";
+    notes.push(el("p", { class: "send-error small", text: `Not sent: ${why}${e.code ? ` (code ${e.code})` : ""}.${extra}` }));
   } else if (o.status === "queued" && o.attempts > 0 && o.next_attempt_at) {
     notes.push(el("p", { class: "muted small", text: `Meta asked us to wait; trying again at ${new Date(o.next_attempt_at).toLocaleTimeString()}.` }));
   } else if (o.status === "unknown") {
