@@ -170,6 +170,7 @@ def test_a_reply_typed_on_whatsapp_instagram_and_messenger_reaches_read(page_fac
         expect(page.locator("#reply-status")).to_have_text("Your message: Read")
         sends = world.sandbox_sends(channel)
         assert len(sends) == 1, sends   # sent once
+        shot(page, f"reply-read-{channel}-1440px")
     assert [(kind, status) for kind, status, _body in world.outbound()] == [("text", "read")] * 3
     assert page.problems == []
 
@@ -203,10 +204,16 @@ def test_a_double_click_and_a_retry_after_a_network_error_send_once(page_factory
     open_conversation(page, conversation)
     box = page.get_by_label("Your reply")
     box.fill("Yes, in 3 days")
+    # The conversation cannot be re-read meanwhile: the bubble comes from the 202 answer itself.
+    detail = re.compile(r"/api/conversations/\d+$")
+    page.route(detail, lambda route: route.abort())
     page.get_by_role("button", name="Send", exact=True).dblclick()
     expect(mine(page, "Yes, in 3 days")).to_have_count(1)
+    expect(ticks(mine(page, "Yes, in 3 days"))).to_have_attribute("aria-label", "Queued")   # no sender running
+    expect(page.locator("#reply-status")).to_have_text("Your message: Queued")
     expect(box).to_have_value("")
     assert [row[0] for row in world.outbound()] == ["text"]
+    page.unroute(detail)
 
     # The answer to the next send is lost on the way back (the server queued it): sent again, it is the same message.
     keys = []
@@ -307,6 +314,7 @@ def test_comment_threads_reply_publicly_and_privately(page_factory, world, pipel
     expect(ticks(private)).to_have_attribute("aria-label", re.compile("Sent|Delivered|Read"), timeout=STATUS_WAIT_MS)
     assert [(kind, json.loads(body)["text"]) for kind, _status, body in world.outbound()] == [
         ("comment_reply", "29 EUR, in three colours"), ("private_reply", "I sent you the colour chart")]
+    shot(page, "reply-comments-390px")
     calls = world.sandbox_sends()
     assert [call["channel"] for call in calls] == ["instagram_comment", "instagram_private_reply"], calls
     assert calls[0]["path"].endswith("/17865799348089039/replies")
