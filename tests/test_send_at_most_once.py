@@ -11,10 +11,8 @@ import time
 
 import pytest
 
-from tests.support.inbox import drain
 from tests.support.live import ROOT, app_env
-from tests.support.replies import connect_everything, conversation_of, customer_writes, send_now
-from tests.test_send_paths import until_status
+from tests.support.replies import connect_everything, conversation_of, customer_writes, send_now, until_status
 from webhook_app.sandbox import messaging as sandbox_messaging
 from webhook_app.sandbox import sandbox_env
 from webhook_app.webhooks.processor import Processor

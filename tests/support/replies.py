@@ -2,6 +2,8 @@
 the sandbox's own sample webhooks, and the sender run in the test process."""
 from __future__ import annotations
 
+import time
+
 from tests.support.inbox import drain
 from tests.support.live import consent
 from webhook_app.outbound.sender import Sender
@@ -39,3 +41,15 @@ def send_now(settings, db=None):
         return sender.run_once()
     finally:
         sender.close()
+
+
+def until_status(settings, sql, outbound_id: int, wanted: str, timeout: float = 20.0) -> None:
+    """Process the webhooks the sandbox sends back until the reply reaches `wanted`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        drain(settings)
+        status = sql("SELECT status FROM outbound_messages WHERE id = %s", (outbound_id,))[0][0]
+        if status == wanted:
+            return
+        assert time.monotonic() < deadline, f"outbound {outbound_id} stayed {status}, never {wanted}"
+        time.sleep(0.05)

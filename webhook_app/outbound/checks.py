@@ -1,4 +1,4 @@
-"""What is refused before anything is queued (SPEC 16): each refusal a 4xx with a sentence the UI shows and a reason code.
+"""What is refused before anything is queued (SPEC 16): each a 4xx with a sentence the UI shows and a reason code.
 
 The checks read what the request asks (text, attachment, template) and what the conversation allows
 (its channel's limits, the customer service window, its account's token, the template's status and
@@ -26,6 +26,7 @@ WINDOW = timedelta(hours=24)                  # the customer service window, aft
 PRIVATE_REPLY_WINDOW = timedelta(days=7)      # a private reply to a comment: within 7 days of it
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$")
 _NUL = "\x00"
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")   # as message_templates/sync.py reads them
 
 
 class Refusal(Exception):
@@ -181,3 +182,10 @@ def comment_reply(target: dict, comment: dict, text, private: bool, now: datetim
     if private and comment["occurred_at"] + PRIVATE_REPLY_WINDOW <= (now or datetime.now(timezone.utc)):
         raise Refusal(409, "window_closed", "A private reply is possible only within 7 days of the comment.")
     return text
+
+
+def rendered(found: dict, variables: list[str]) -> str:
+    """A template's body as the customer reads it, its placeholders filled in order."""
+    text = ((found.get("components") or {}).get("body") or {}).get("text") or ""
+    values = dict(zip((str(name) for name in body_variables(found)), variables))
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)   # one pass: values stay as typed

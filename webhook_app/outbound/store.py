@@ -60,7 +60,7 @@ def by_key(db: Database, user_id: int, key: str | None, digest: str) -> dict | N
 
 
 def queue(db: Database, user_id: int, target: dict, *, kind: str, recipient: str, body: dict, key: str | None,
-          digest: str, shown_kind: str, content: dict) -> Queued:
+          digest: str, shown_kind: str, content: dict, shown_text: str | None = None) -> Queued:
     """Queue a reply and show it in its conversation at once (one transaction), then wake the senders."""
     with db.transaction() as tx:
         row = tx.one("outbound_insert", user_id=user_id, conversation_id=target["id"], channel=target["channel"],
@@ -70,7 +70,8 @@ def queue(db: Database, user_id: int, target: dict, *, kind: str, recipient: str
         if row is not None:
             row = tx.one("outbound_insert_message", id=row["id"], user_id=user_id, conversation_id=target["id"],
                          channel=target["channel"], kind=shown_kind, account_id=target["account_id"],
-                         text=body.get("text") or _template_text(body), content=json.dumps(content))
+                         text=shown_text or body.get("text") or _template_text(body),
+                         content=json.dumps(content))
             tx.one("outbound_wake")
     if row is None:  # a request with the same key committed first
         return Queued(by_key(db, user_id, key, digest), created=False)

@@ -60,11 +60,12 @@ def send(conversation_id: int):
             raise Refusal(409, "template_not_found", "This WhatsApp number's account has no templates.")
         found = store.template(db, user, target["whatsapp_account_id"], wanted["name"], wanted["language"])
         checks.template(found, wanted)
+    shown_text = checks.rendered(found, message.template["variables"]) if message.kind == "template" else None
     shown = message.attachment["type"] if message.kind == "attachment" else message.kind
     content = {"attachments": [message.attachment]} if message.attachment else (
         {"template": message.template} if message.template else {})
     return _queued(store.queue(db, user, target, kind=message.kind, recipient=target["contact_key"], body=body,
-                               key=key, digest=digest, shown_kind=shown, content=content))
+                               key=key, digest=digest, shown_kind=shown, content=content, shown_text=shown_text))
 
 
 @bp.post("/comments/<int:message_id>/replies")
