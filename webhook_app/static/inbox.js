@@ -165,7 +165,7 @@ function bubble(m, actions = {}) {
   else {
     if (m.choice) body.append(el("p", { class: "choice", text: `Tapped: ${m.choice.title || m.choice.payload || "an option"}` }));
     else if (sent && sent.template) {  // the template's body as the customer reads it, when this page knows it
-      const filled = actions.templateText && actions.templateText(sent.template);
+      const filled = m.text || (actions.templateText && actions.templateText(sent.template));
       body.append(el("p", { class: "template-name muted small", text: `Template ${sent.template.name} (${sent.template.language})` }));
       if (filled) body.append(el("p", { class: "text", text: filled }));
       else if ((sent.template.variables || []).length) body.append(el("p", { class: "text", text: sent.template.variables.join(" · ") }));

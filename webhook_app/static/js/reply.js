@@ -409,7 +409,7 @@ export function replyBox({ conversationId, onSent, onExpired, onTemplates = () =
       $("reply").hidden = false;
       if (state.target && conversation.kind === "direct") state.target = null;
       if (conversation.channel === "whatsapp" && conversation.kind === "direct" && !state.templates &&
-          conversation.messages.some((m) => m.outbound && m.outbound.template)) loadTemplates();
+          conversation.messages.some((m) => m.outbound && m.outbound.template && !m.text)) loadTemplates();
       drawWindow();
       count();
     },
