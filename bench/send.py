@@ -15,6 +15,8 @@ the templates, and a customer writes once (a signed sample webhook), which makes
    last `sent` and to the last `read`, each as a ratio of the floor (target: within 5 %); the sandbox's
    130429 answers (target 0); messages `read` (target all); the most sends the sandbox accepted for one
    message (at most once: 1). Queueing first keeps the POSTs' own speed (measured apart) out of the figure.
+   Beside it, in the same run, the reference: the same number of sends by a bare loop (as many threads,
+   each taking a pace slot and POSTing to the sandbox, nothing else): what the machine itself allows.
 2. Latency: POSTs one at a time with nothing queued ahead: POST -> `sent` p50 / p99 (target p99 < 100 ms),
    and the POST's own answer time beside it.
 
@@ -93,6 +95,7 @@ class Stack:
         return self.start(["jobs.send_messages", "--follow", "--workers", str(self.sender_workers)])
 
     def sandbox(self, path: str, body: dict | None = None, method: str = "POST") -> dict:
+        body = {} if body is None and method == "POST" else body
         answer = requests.request(method, f"{self.sandbox_url}/_sandbox/api/{path}", json=body, timeout=30)
         answer.raise_for_status()
         return answer.json()
@@ -201,6 +204,53 @@ def throughput(stack: Stack, url: str, browser: Browser, conversation_id: int, t
             "sandbox_ms": {"p50": median(inside), "p99": percentile(inside, 99)}}
 
 
+def reference(stack: Stack, url: str, n: int, per_second: float, threads: int) -> dict:
+    """The same sends by a bare loop: `threads` threads taking a pace slot (webhook_app.pacing) and POSTing the
+    template to the sandbox, nothing else (no claim, no state, no webhooks). What this machine allows."""
+    from webhook_app import pacing
+    from webhook_app.db import Database
+
+    world = stack.sandbox("state", method="GET")
+    phone = world["wabas"][0]["phone_numbers"][0]
+    token = stack.sandbox("tokens/issue", {"kind": "user_long", "subject": world["meta_users"][0]["id"],
+                                           "scopes": "whatsapp_business_messaging"})["access_token"]
+    stack.sandbox("messaging/statuses", {"enabled": False})
+    db = Database(url, maxconn=threads + 1, application_name="bench-send-reference")
+    left = iter(range(n))
+    lock = threading.Lock()
+    codes: list[int] = []
+
+    def loop():
+        http = requests.Session()
+        while True:
+            with lock:
+                if next(left, None) is None:
+                    return
+            wait = pacing.reserve(db, f"reference:{phone}", per_second)
+            if wait > 0:
+                time.sleep(wait)
+            answer = http.post(f"{stack.sandbox_url}/graph/v26.0/{phone}/messages", timeout=30, headers={
+                "Authorization": f"Bearer {token}"}, json={
+                "messaging_product": "whatsapp", "recipient_type": "individual", "to": "4915112345678",
+                "type": "template", "template": {"name": "sandbox_template_1", "language": {"code": "en_US"},
+                                                 "components": [{"type": "body", "parameters": [
+                                                     {"type": "text", "text": "Ada"},
+                                                     {"type": "text", "text": "#1"}]}]}})
+            with lock:
+                codes.append(answer.status_code)
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=loop) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    seconds = time.monotonic() - started
+    db.close()
+    stack.sandbox("messaging/reset")
+    return {"seconds": seconds, "accepted": codes.count(200), "refused": len(codes) - codes.count(200)}
+
+
 def latency(url: str, browser: Browser, conversation_id: int, template: dict, samples: int):
     """POST -> `sent` in ms, one message at a time (nothing queued ahead); and the POSTs' answer times."""
     out, answers = [], []
@@ -240,6 +290,12 @@ def main(argv=None) -> dict:
         browser, conversation_id, template = prepare(stack, url)
         phone = stack.sandbox("state", method="GET")["wabas"][0]["phone_numbers"][0]
         stack.sandbox("messaging/pace", {"per_second": args.per_second, "account": phone})
+        ref = reference(stack, url, args.messages, args.per_second, args.sender_workers)
+        floor = args.messages / args.per_second
+        print(f"reference: a bare paced loop ({args.sender_workers} threads: pace slot + POST, nothing else) sent "
+              f"{ref['accepted']:,} in {ref['seconds']:.1f} s ({ref['seconds'] / floor:.3f} × floor), "
+              f"{ref['refused']} refused", flush=True)
+        stack.sandbox("messaging/pace", {"per_second": args.per_second, "account": phone})
         result = throughput(stack, url, browser, conversation_id, template, args)
         floor = result["floor"]
         print(f"throughput: floor {floor:.1f} s · from the sender's start: last sent {result['to_sent']:.1f} s "
@@ -257,6 +313,7 @@ def main(argv=None) -> dict:
         print(f"latency: POST -> sent, nothing queued ahead, {len(lat)} samples: p50 {median(lat):.1f} ms · "
               f"p99 {percentile(lat, 99):.1f} ms (target < 100 ms) · max {max(lat):.1f} ms · the POST's own "
               f"answer p50 {median(answers):.1f} ms, p99 {percentile(answers, 99):.1f} ms", flush=True)
+        result["reference"] = ref
         return result
     finally:
         if stack is not None:

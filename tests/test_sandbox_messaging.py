@@ -11,6 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from tests.conftest import TEST_APP_SECRET
 
@@ -500,3 +503,29 @@ def test_instagram_login_send_and_comment_reply_on_graph_instagram_com(world, re
     page_token = requests.post(f"{world.url}/instagram/{V}/17870913679156914/replies", data={"message": "x"},
                                headers={"Authorization": f"Bearer {world.page_token}"}, timeout=10)
     assert page_token.json()["error"]["code"] == 190
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                     max_leaves=8)
+_fields = st.fixed_dictionaries({}, optional={
+    "messaging_product": st.just("whatsapp") | _json, "to": st.just("1") | _json,
+    "type": st.sampled_from(["text", "image", "audio", "document", "template", "x"]) | _json,
+    "text": _json, "image": _json, "audio": _json, "template": st.fixed_dictionaries({}, optional={
+        "name": st.just("sandbox_template_1") | _json, "language": st.just({"code": "en_US"}) | _json,
+        "components": st.lists(st.fixed_dictionaries({"type": st.just("body") | _json}, optional={
+            "parameters": _json}), max_size=2) | _json}) | _json,
+    "recipient": _json, "message": _json, "messaging_type": _json, "biz_opaque_callback_data": _json})
+
+
+@given(body=_fields | _json)
+@hsettings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_odd_bodies_get_metas_4xx_never_a_500(world, body):
+    world.control("statuses", {"enabled": False})
+    for path, token in ((f"{world.phone_id}/messages", world.user_token), (f"{world.page.id}/messages",
+                        world.page_token), (f"{world.ig_id}/messages", world.page_token),
+                        ("1787/replies", world.page_token), ("1_2/comments", world.page_token)):
+        answer = world.post(path, body, token=token)
+        assert answer.status_code < 500, (path, body, answer.text)
+        if answer.status_code != 200:
+            assert answer.json()["error"]["message"], answer.text

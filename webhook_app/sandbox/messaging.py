@@ -574,8 +574,11 @@ def _template_check(waba, template: dict) -> dict:
         for component in found.get("components", []):
             if str(component.get("type", "")).lower() == part and component.get("text"):
                 expected = len(set(_PLACEHOLDER.findall(component["text"])))
-        given = sum(len(c.get("parameters") or []) for c in components
-                    if isinstance(c, dict) and str(c.get("type", "")).lower() == part)
+        parameters = [c.get("parameters") or [] for c in components
+                      if isinstance(c, dict) and str(c.get("type", "")).lower() == part]
+        if not all(isinstance(p, list) for p in parameters):
+            raise whatsapp_error(131009, f"{part} parameters must be a list")
+        given = sum(len(p) for p in parameters)
         if given != expected:
             raise whatsapp_error(132000, f"{part}: number of localizable_params ({given}) does not match the "
                                          f"expected number of params ({expected})")
