@@ -230,7 +230,11 @@ export function replyBox({ conversationId, onSent, onExpired, onTemplates = () =
     text.placeholder = off ? "" : (c && c.kind !== "direct" ? "Write a reply to the comment" : "Write a reply");
     const whatsapp = c && c.channel === "whatsapp" && c.kind === "direct";
     templateToggle.hidden = !whatsapp;
-    if (whatsapp && reply.needs_template && picker.hidden) openPicker(false);
+    // Offered once when only a template can go; a user who closed the picker keeps it closed across refreshes.
+    if (whatsapp && reply.needs_template && picker.hidden && !state.offered) {
+      state.offered = true;
+      openPicker(false);
+    }
   }
 
   // ---- comments: which comment the box answers, publicly or privately ----
