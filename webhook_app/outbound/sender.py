@@ -195,7 +195,9 @@ class Sender:
             thread.start()
         notifications = Notifications(self.settings.listen_url, WAKE_CHANNEL, self.stop_requested,
                                       "send-messages-listen", retry_pause=DB_RETRY_PAUSE)
-        log.info("sender %s: following the outbound queue with %d worker(s)", self.name, self.workers)
+        # The same words as the processor's: tests and operators wait for "following the queue".
+        log.info("following the queue of outbound messages: %d worker(s), lease %.0fs, poll every %.1fs (%s)",
+                 self.workers, self.settings.sender_lease_seconds, self.poll_interval, self.name)
         try:
             while not self.stop_requested.is_set():
                 if notifications.wait(self.poll_interval):
