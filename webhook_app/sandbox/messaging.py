@@ -592,6 +592,8 @@ def _whatsapp_content(body: dict, waba) -> tuple[str, dict | None]:
     if not _text(body.get("to")):
         raise whatsapp_error(131008, "The parameter to is required.")
     kind = body.get("type") or "text"
+    if not isinstance(kind, str):
+        raise whatsapp_error(131009, f"Param type must be one of text, template, {', '.join(MEDIA_TYPES)}.")
     content = body.get(kind)
     if kind == "text":
         text = _text((content or {}).get("body")) if isinstance(content, dict) else None
