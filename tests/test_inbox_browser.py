@@ -65,7 +65,7 @@ def test_reading_a_conversation_with_an_attachment_a_reaction_and_a_reply(page_f
     answer = page.locator('.message[data-id="m.answer"]')
     expect(answer).to_have_class(re.compile(r"\boutbound\b"))
     expect(answer.locator(".reaction")).to_have_text("\u2764\ufe0f")
-    expect(answer.locator(".ticks")).to_have_attribute("aria-label", "read")
+    expect(answer.locator(".ticks")).to_have_attribute("aria-label", "Read")
     assert page.problems == []
 
     # Opening it marked it read: back in the list, the badge is gone.

@@ -34,7 +34,6 @@ from webhook_app.webhooks import live
 
 log = logging.getLogger(__name__)
 
-LONGEST_PACE_WAIT = 1.0   # a longer wait for a pace slot puts the message back in the queue for that long
 EXPIRE_EVERY = 1.0        # seconds between two looks for messages whose sender died
 DB_RETRY_PAUSE = 2.0
 
@@ -97,8 +96,10 @@ class Sender:
             return False
         call = send_api.call_for(row)
         if call.pace_key is not None:
+            # The slot reserved is used, however long the wait: a slot given up would be lost to every sender, and
+            # senders putting messages back for later would push the key's next slot ever further out.
             wait = pacing.reserve(self.db, call.pace_key, self._per_second(call.pace_key))
-            if wait > LONGEST_PACE_WAIT:
+            if wait > self.settings.sender_lease_seconds / 3:   # only when the pace was slowed down for long
                 self._finish(row, "outbound_retry", error=None, delay=wait, counted="retried")
                 return True
             if wait > 0:

@@ -2,11 +2,11 @@
 // An ES module, no build step, no inline script or style (the CSP forbids both).
 
 import { live, throttle } from "./js/live.js";
+import { fromOutbound, outboundNotes, replyBox, STATUS_WORDS, ticks } from "./js/reply.js";
 
 const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
 const $ = (id) => document.getElementById(id);
 const CHANNELS = { instagram: "Instagram", messenger: "Messenger", whatsapp: "WhatsApp" };
-const TICKS = { sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!" };
 const IMAGE_KINDS = new Set(["image", "sticker", "story_mention", "share", "ig_post", "ig_story", "animated_image_share"]);
 
 async function api(method, path) {
@@ -151,8 +151,11 @@ function extras(m) {
   return parts;
 }
 
-function bubble(m) {
+// Our replies carry their outbound message (status, error); echoes of messages sent elsewhere do not.
+function bubble(m, actions = {}) {
   const outbound = m.direction === "outbound";
+  const sent = m.outbound || null;
+  const status = sent ? sent.status : m.status;
   const body = el("div", { class: "bubble-body" });
   if (m.reply_to) {
     const quoted = m.reply_to.story ? "Replied to your story" : m.reply_to.summary;
@@ -161,22 +164,40 @@ function bubble(m) {
   if (m.deleted) body.append(el("p", { class: "deleted", text: "Message deleted" }));
   else {
     if (m.choice) body.append(el("p", { class: "choice", text: `Tapped: ${m.choice.title || m.choice.payload || "an option"}` }));
-    else if (m.text) body.append(el("p", { class: "text", text: m.text }));
+    else if (sent && sent.template) {  // the template's body as the customer reads it, when this page knows it
+      const filled = m.text || (actions.templateText && actions.templateText(sent.template));
+      body.append(el("p", { class: "template-name muted small", text: `Template ${sent.template.name} (${sent.template.language})` }));
+      if (filled) body.append(el("p", { class: "text", text: filled }));
+      else if ((sent.template.variables || []).length) body.append(el("p", { class: "text", text: sent.template.variables.join(" · ") }));
+    } else if (m.text) body.append(el("p", { class: "text", text: m.text }));
     else if (!m.attachments.length) body.append(el("p", { class: "summary muted", text: m.summary }));
-    if (m.attachments.length) body.append(el("div", { class: "attachments" }, ...m.attachments.map(attachmentNode)));
+    // Our own attachment is wherever the user put it, a host the CSP does not let the page load: a link, no preview.
+    const drawAttachment = sent ? (a) => el("a", { class: "attachment", href: a.url, target: "_blank", rel: "noopener noreferrer" },
+      el("span", { class: "file-chip", text: `📎 ${a.type}: ${a.url.replace(/^https:\/\//, "").slice(0, 60)}` })) : attachmentNode;
+    if (m.attachments.length) body.append(el("div", { class: "attachments" }, ...m.attachments.map(drawAttachment)));
     extras(m).forEach((part) => body.append(part));
   }
   const meta = el("div", { class: "bubble-meta" },
     el("time", { datetime: m.occurred_at, title: new Date(m.occurred_at).toLocaleString(), text: relative(m.occurred_at) }),
     m.edited ? el("span", { class: "edited", text: "edited",
                             title: `Before: ${(m.edits || []).map((e) => e.text || "(no text)").join(" → ")}` }) : null,
-    outbound && m.status ? el("span", { class: `ticks ticks-${m.status}`, text: TICKS[m.status] || m.status,
-                                        title: m.error ? `${m.error.title || "Failed"} (${m.error.code})${m.error.details ? `: ${m.error.details}` : ""}` : m.status,
-                                        "aria-label": m.status }) : null);
-  const item = el("li", { class: `message ${outbound ? "outbound" : "inbound"} kind-${m.kind}`, "data-id": m.external_id },
+    outbound && status ? ticks(status) : null);
+  const item = el("li", { class: `message ${outbound ? "outbound" : "inbound"} kind-${m.kind}`, "data-id": m.external_id,
+                          "data-outbound-id": sent ? sent.id : null, "data-status": outbound ? status : null },
     el("div", { class: "bubble" }, body, meta));
-  if (m.error && m.status === "failed") {
+  if (sent) outboundNotes(sent, actions.onResolve).forEach((note) => item.append(note));
+  else if (m.error && m.status === "failed") {
     item.append(el("p", { class: "error small", text: `Not delivered: ${m.error.title || m.error.message || m.error.code}` }));
+  }
+  if (actions.onReply && !outbound && (m.kind === "comment" || m.kind === "live_comment") && !m.deleted) {
+    const label = m.summary.length > 40 ? `${m.summary.slice(0, 40)}…` : m.summary;
+    const pub = el("button", { type: "button", class: "link-button small", "data-focus": `reply-${m.id}`, text: "Reply",
+                               "aria-label": `Reply publicly to “${label}”` });
+    const priv = el("button", { type: "button", class: "link-button small", "data-focus": `private-${m.id}`, text: "Reply privately",
+                                "aria-label": `Reply privately to “${label}”` });
+    pub.addEventListener("click", () => actions.onReply(m, false));
+    priv.addEventListener("click", () => actions.onReply(m, true));
+    item.append(el("div", { class: "comment-actions" }, pub, priv));
   }
   if (m.reactions.length) {
     item.append(el("div", { class: "reactions", "aria-label": "Reactions" },
@@ -187,7 +208,32 @@ function bubble(m) {
 
 function conversationPage(root) {
   const id = root.dataset.conversationId;
-  const state = { cursor: null, shown: new Map(), loaded: false, olderLoaded: false };
+  // `pending`: replies drawn from their 202 answer, until the conversation's own list shows them;
+  // `mine`: the last status seen of each reply sent from this page, to announce its changes.
+  const state = { cursor: null, shown: new Map(), loaded: false, olderLoaded: false, pending: new Map(), mine: new Map() };
+  let reply = null;
+  const actions = {
+    onResolve: (outbound) => { state.pending.set(outbound.id, outbound); redraw(); refresh(); },
+    onReply: (m, isPrivate) => reply && reply.target(m, isPrivate),
+    templateText: (template) => (reply ? reply.templateText(template) : null),
+  };
+
+  function announce(outbound) {
+    const before = state.mine.get(outbound.id);
+    if (before === undefined || before === outbound.status) return;
+    state.mine.set(outbound.id, outbound.status);
+    $("reply-status").textContent = `Your message: ${STATUS_WORDS[outbound.status] || outbound.status}`;
+  }
+
+  // Draw the replies the server does not list yet after the messages it does (they are the newest).
+  function redraw() {
+    const list = $("message-list");
+    for (const [outboundId, outbound] of state.pending) {
+      const old = list.querySelector(`.message[data-outbound-id="${outboundId}"]`);
+      const node = bubble(fromOutbound(outbound), actions);
+      if (old) old.replaceWith(node); else list.append(node);
+    }
+  }
 
   function header(c) {
     $("conversation-title").textContent = c.kind === "comments" ? `${c.contact.label} · comments` : c.contact.label;
@@ -203,7 +249,13 @@ function conversationPage(root) {
       const c = await api("GET", `/api/conversations/${id}${query}`);
       header(c);
       const list = $("message-list");
-      const nodes = c.messages.map((m) => { const node = bubble(m); state.shown.set(m.id, node); return node; });
+      const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.focus : null;
+      const nodes = c.messages.map((m) => { const node = bubble(m, actions); state.shown.set(m.id, node); return node; });
+      c.messages.forEach((m) => {
+        if (!m.outbound) return;
+        state.pending.delete(m.outbound.id);  // listed by the server now, at its place in time
+        announce(m.outbound);
+      });
       if (older) {
         list.prepend(...nodes);
         state.cursor = c.next_cursor;
@@ -215,6 +267,12 @@ function conversationPage(root) {
         state.cursor = c.next_cursor;
         state.loaded = true;
       }
+      redraw();
+      if (focused) {  // a redraw must not take the keyboard's place away (a Reply or resolve button)
+        const again = list.querySelector(`[data-focus="${focused}"]`);
+        if (again) again.focus();
+      }
+      if (reply && !older) reply.update(c);
       $("messages-older").hidden = !state.cursor;
       showError(null);
       if (c.unread_count > 0) await api("POST", `/api/conversations/${id}/read`);  // opening one reads it
@@ -223,9 +281,31 @@ function conversationPage(root) {
   }
 
   $("messages-older").addEventListener("click", () => load(true));
-  load(false);
   const refresh = throttle(() => load(false), 500);
-  live(() => refresh());
+  if ($("reply")) {
+    reply = replyBox({
+      conversationId: id,
+      onSent: (outbound) => {
+        if (!state.mine.has(outbound.id)) state.mine.set(outbound.id, null);
+        announce(outbound);
+        if (String(outbound.conversation_id) !== String(id)) {  // a private reply lives in the direct conversation
+          $("reply-status").textContent = "Private reply queued: it shows in your direct conversation with this person.";
+          $("reply-sent-elsewhere").hidden = false;
+          $("reply-sent-elsewhere-link").href = `/inbox/${outbound.conversation_id}`;
+          return;
+        }
+        state.pending.set(outbound.id, outbound);
+        redraw();
+        window.scrollTo(0, document.body.scrollHeight);
+        refresh();
+      },
+      onExpired: () => refresh(),
+      onTemplates: () => refresh(),
+    });
+  }
+  load(false);
+  // Replies change status through the stream's "conversations" hint (the sender announces each change).
+  live(() => refresh(), { also: ["conversations"] });
 }
 
 const root = document.querySelector(".inbox");

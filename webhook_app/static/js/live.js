@@ -4,7 +4,8 @@ import { $ } from "./api.js";
 
 const POLL_MS = 10000;
 
-export function live(onChange, { pollMs = POLL_MS } = {}) {
+// `also` names more of the stream's hints the page wants (e.g. "conversations": a reply changed status).
+export function live(onChange, { pollMs = POLL_MS, also = [] } = {}) {
   const badge = $("live-state");
   let poller = null;
   let source = null;
@@ -37,6 +38,7 @@ export function live(onChange, { pollMs = POLL_MS } = {}) {
     });
     source.addEventListener("events", (event) => onChange({ reason: "events", data: JSON.parse(event.data) }));
     source.addEventListener("resync", () => onChange({ reason: "resync" }));
+    also.forEach((name) => source.addEventListener(name, () => onChange({ reason: name })));
     source.addEventListener("error", () => {
       show("down", "Reconnecting…");
       startPolling();  // the browser retries the stream by itself; until then, poll
