@@ -1,6 +1,7 @@
 """The pace holds under a burst from two sender processes (SPEC 16): 80 replies queued to one WhatsApp number,
-two `jobs.send_messages` processes sharing its 40/s pace in PostgreSQL, and the sandbox (limit 40/s, almost no
-burst) never answers 130429."""
+two `jobs.send_messages` processes sharing its 40/s pace in PostgreSQL, and the sandbox (limit 40/s, a quarter of a
+second's worth at once: what a shared machine's scheduling jitter takes) never answers 130429. Unshared, the two
+would send at 80/s and be refused."""
 from __future__ import annotations
 
 import signal
@@ -17,7 +18,7 @@ from webhook_app.sandbox import sandbox_env
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
-MESSAGES, PER_SECOND = 80, 40
+MESSAGES, PER_SECOND, BURST_SECONDS = 80, 40, 0.25
 
 
 def test_two_senders_share_the_numbers_pace(auth, browser, sandbox, settings, sql, tmp_path):
@@ -25,7 +26,7 @@ def test_two_senders_share_the_numbers_pace(auth, browser, sandbox, settings, sq
     customer_writes(sandbox, settings, "whatsapp_message", "Send me the menu, please")
     conv = conversation_of(browser, "whatsapp")
     world = sandbox_messaging.world(sandbox.state)
-    world.set_pace(PER_SECOND, burst_seconds=0.05)
+    world.set_pace(PER_SECOND, burst_seconds=BURST_SECONDS)
     world.set_statuses(enabled=False)
     for n in range(MESSAGES):
         assert browser.api("POST", f"/api/conversations/{conv['id']}/messages",
@@ -54,5 +55,5 @@ def test_two_senders_share_the_numbers_pace(auth, browser, sandbox, settings, sq
     # Both processes sent (each logs its calls): the pace was shared, not one sender doing everything.
     calls = [(tmp_path / f"sender{n}.log").read_text().count("/messages 200") for n in range(2)]
     assert sum(calls) == MESSAGES and min(calls) > 0, calls
-    # 80 sends at 40/s cannot take less than (80 - 2 at once) / 40 seconds.
-    assert elapsed >= (MESSAGES - 2) / PER_SECOND
+    # 80 sends at 40/s cannot take less than (80 - the 10 the sandbox takes at once) / 40 seconds.
+    assert elapsed >= (MESSAGES - PER_SECOND * BURST_SECONDS) / PER_SECOND
