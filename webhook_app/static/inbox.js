@@ -2,7 +2,7 @@
 // An ES module, no build step, no inline script or style (the CSP forbids both).
 
 import { live, throttle } from "./js/live.js";
-import { fromOutbound, outboundNotes, replyBox, STATUS_WORDS, ticks } from "./js/reply.js";
+import { el, fromOutbound, outboundNotes, replyBox, STATUS_WORDS, ticks } from "./js/reply.js";
 
 const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
 const $ = (id) => document.getElementById(id);
@@ -18,18 +18,6 @@ async function api(method, path) {
   try { data = await response.json(); } catch (e) { data = null; }
   if (!response.ok) throw new Error((data && data.error) || `HTTP ${response.status}`);
   return data;
-}
-
-function el(tag, props, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props || {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "text") node.textContent = value;
-    else if (key === "class") node.className = value;
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
 }
 
 function showError(error) {

@@ -17,7 +17,8 @@ export const STATUS_MARKS = { queued: "◷", sending: "…", sent: "✓", delive
 const PICK_A_COMMENT = "Choose Reply or Reply privately under a comment to answer it.";
 const CAPTIONED = new Set(["image", "video", "file"]);  // WhatsApp shows a caption on these, not on audio
 
-function el(tag, props, ...children) {
+// Builds an element: `text` and `class` as such, any other prop as an attribute (true: present; false/null: left out).
+export function el(tag, props, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props || {})) {
     if (value === undefined || value === null || value === false) continue;
