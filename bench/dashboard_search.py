@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
-import statistics
-import tempfile
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import bcrypt
 import psycopg2
 
+from bench.common import Postgres
 from bench.dashboard import PASSWORD, USERS, logged_in_clients, machine, percentile, summary
 from webhook_app.db.migrations import migrate
 from webhook_app.db.queries import query
@@ -181,19 +178,11 @@ def main(argv=None) -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=60, help="timed requests per case, before and after")
     args = parser.parse_args(argv)
-    from webhook_app.db import embedded as embedded_db
-
-    base = Path(tempfile.mkdtemp(prefix="icbench-search-"))
+    pg = Postgres()
     try:
-        admin = psycopg2.connect(embedded_db.server_url(base / "pgdata"))
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute("CREATE DATABASE bench")
-        admin.close()
-        run(embedded_db.server_url(base / "pgdata", "bench"), args.events, args.samples)
+        run(pg.fresh("bench", migrated=False), args.events, args.samples)
     finally:
-        embedded_db.stop(base / "pgdata")
-        shutil.rmtree(base, ignore_errors=True)
+        pg.close()
 
 
 if __name__ == "__main__":
