@@ -24,7 +24,7 @@ from webhook_app.accounts import graph
 from webhook_app.config import Settings
 from webhook_app.db import Database
 from webhook_app.db.listen import Notifications
-from webhook_app.exceptions import DatabaseUnavailable, UniqueViolation
+from webhook_app.exceptions import DatabaseUnavailable, TransactionConflict, UniqueViolation
 from webhook_app.outbound import send_api
 from webhook_app.outbound.store import WAKE_CHANNEL
 from webhook_app.tokens import credentials, reauth
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 EXPIRE_EVERY = 1.0        # seconds between two looks for messages whose sender died
 DB_RETRY_PAUSE = 2.0
+MARK_SENT_ATTEMPTS = 5    # a deadlock or an echo stored at the same moment: the statement is run again
 
 
 @dataclass
@@ -136,11 +137,16 @@ class Sender:
         return self.settings.instagram_calls_per_second
 
     def _mark_sent(self, row: dict, external_id: str) -> None:
-        try:
-            self.db.one("outbound_sent", idempotent=False, id=row["id"], external_id=external_id)
-        except UniqueViolation:
-            # An echo of it was being stored at that very moment; committed now, it is folded in this time.
-            self.db.one("outbound_sent", idempotent=False, id=row["id"], external_id=external_id)
+        # Two races end in a rolled-back statement that is safe to run again: an echo of it being stored at that very
+        # moment (committed now, it is folded in this time), and a status webhook for it taking the same rows in the
+        # other order (PostgreSQL breaks the deadlock by rolling one side back).
+        for attempt in range(MARK_SENT_ATTEMPTS):
+            try:
+                self.db.one("outbound_sent", idempotent=False, id=row["id"], external_id=external_id)
+                break
+            except (UniqueViolation, TransactionConflict):
+                if attempt == MARK_SENT_ATTEMPTS - 1:
+                    raise
         self.totals.add("sent")
         live.announce(self.db, "conversations", [row["user_id"]])
 
